@@ -22,7 +22,8 @@ _RULE_WORDS = frozenset(lemmas("must should not never allowed permitted only wil
 _GENERIC = frozenset(lemmas(
     "school schools policy policies allowed allow rule rules use using pupil pupils student students child "
     "children kid staff parent parents teacher people person happen happens thing online safety safe able "
-    "ok okay alright need needs go going get make day time year way sure anyone everyone someone", True))
+    "ok okay alright need needs go going get make day time year way sure anyone everyone someone best well good "
+    "bad lot much many thing things kind kinds type types", True))
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class AbstentionRule:
     need the stronger `min_dense_unseen`.
     """
 
-    min_dense: float = 0.30
+    min_dense: float = 0.22
     min_dense_unseen: float = 0.50
     unseen_fraction: float = 0.5
 

@@ -138,7 +138,7 @@ class IndexStore:
         """Ingest, embed and save one school's index (replacing any old one atomically)."""
         source = profile.policy_path.read_text(encoding="utf-8")
         passages = ingest(profile.slug, source)
-        texts = [p.search_text() for p in passages]
+        texts = [p.embedding_text() for p in passages]
         vectors_parts = []
         for start in range(0, len(texts), 64):
             vectors_parts.append(embedder.embed(texts[start:start + 64]))

@@ -15,7 +15,7 @@ from typing import Iterable
 from bot.text import clean, iter_lines, sentence_spans
 
 #: Bump when passage boundaries or texts change, so saved indexes are rebuilt.
-INGEST_VERSION = 3
+INGEST_VERSION = 4
 
 ROLES = ("pupil", "staff", "parent", "governor", "visitor")
 
@@ -62,6 +62,13 @@ class PolicyPassage:
     @property
     def section_label(self) -> str:
         return " > ".join(self.section) if self.section else "introduction"
+
+    def embedding_text(self) -> str:
+        """What the dense index sees: the passage itself; a table row also gets its heading, as its row alone
+        ('unauthorised downloading of files: refer to class teacher') does not say it is about sanctions."""
+        if self.kind == "table_row" and self.section:
+            return f"{self.section[-1]}: {self.text}"
+        return self.text
 
     def search_text(self) -> str:
         """What the indexes see: heading path and lead-in give a bare bullet its meaning."""
@@ -315,6 +322,7 @@ class _Block:
     indent: int = 0
     context: str = ""
     number: str = ""
+    absorbs_children: bool = False  # an open list item ("Surveys of") whose sub-items complete it
 
 
 def ingest(school: str, source: str) -> list[PolicyPassage]:
@@ -326,6 +334,7 @@ def ingest(school: str, source: str) -> list[PolicyPassage]:
     lead_in = ""
     last_text_line_open = False  # previous non-blank line did not end a sentence
     last_header: list[str] | None = None  # column names of the table just closed, if only blank lines follow
+    just_headed = False  # the previous non-blank line was a heading
     paragraph_number = ""  # "4.1" from a "**4.1** ..." paragraph, kept for the unnumbered paragraphs after it
 
     def section() -> tuple[str, ...]:
@@ -366,6 +375,7 @@ def ingest(school: str, source: str) -> list[PolicyPassage]:
         if "\t" in line and len([c for c in line.split("\t") if c.strip()]) >= 1 and line.count("\t") >= 1:
             flush_block()
             table.append((offset, offset + len(line), line))
+            just_headed = False
             continue
         flush_table()
         last_header = None
@@ -377,20 +387,26 @@ def ingest(school: str, source: str) -> list[PolicyPassage]:
         heading = None if bullet else _heading(line, numbered_depth())
         if heading:
             flush_block()
+            if (just_headed and stack and stack[-1].level == heading.level
+                    and not re.match(r"^\d", heading.title) and not re.match(r"^\d", stack[-1].title)):
+                heading.level += 1  # "## Students / Pupils" then "## Actions / Sanctions": the second refines the first
             while stack and stack[-1].level >= heading.level:
                 stack.pop()
             stack.append(heading)
             lead_in = ""
             paragraph_number = ""
             last_text_line_open = False
+            just_headed = True
             continue
+        just_headed = False
         if bullet:
             indent = len(bullet[1])
             body_start = offset + bullet.end()
             body = line[bullet.end():]
-            parent_open = block is not None and block.kind == "bullet" and re.search(
-                r"(:|\bof|\bto|\band|\bor)\s*$", clean(block.raw))
+            parent_open = block is not None and block.kind == "bullet" and (block.absorbs_children or re.search(
+                r"(:|\bof|\bto|\band|\bor)\s*$", clean(block.raw)))
             if block is not None and block.kind == "bullet" and indent > block.indent and parent_open:
+                block.absorbs_children = True
                 block.raw += "\n" + line  # sub-items of "Surveys/questionnaires of" belong to their parent
             else:
                 context = lead_in
@@ -427,7 +443,52 @@ def ingest(school: str, source: str) -> list[PolicyPassage]:
         last_text_line_open = not re.search(r"[.!?:;]\s*$", text)
     flush_block()
     flush_table()
-    return [p for p in passages if p.text]
+    return group_lists([p for p in passages if p.text])
+
+
+#: Bullets of one list are quoted together (with their lead-in line) up to about this many words: a list item
+#: rarely makes sense alone, and the list is what people are asking about ("what is the password policy?").
+GROUP_WORDS = 160
+
+
+def group_lists(passages: list[PolicyPassage], max_words: int = GROUP_WORDS) -> list[PolicyPassage]:
+    """Merge each lead-in paragraph ("...responsible for ensuring:") with the bullets under it, in chunks."""
+    out: list[PolicyPassage] = []
+    group: list[PolicyPassage] = []
+
+    def words_in(items: list[PolicyPassage]) -> int:
+        return sum(len(p.text.split()) for p in items)
+
+    def close() -> None:
+        if not group:
+            return
+        if len(group) == 1:
+            out.append(group[0])
+        else:
+            first = group[0]
+            lead = first.text if first.kind == "paragraph" else ""
+            items = group[1:] if lead else group
+            text = "\n".join([lead] * bool(lead) + [f"- {p.text}" for p in items])
+            out.append(PolicyPassage(first.school, first.section, text, first.start, group[-1].end, "list",
+                                     frozenset().union(*(p.audience for p in group)), first.context))
+        group.clear()
+
+    for passage in passages:
+        joins = bool(group) and passage.kind == "bullet" and passage.section == group[-1].section and (
+            passage.context == group[-1].context or (group[-1].kind == "paragraph" and passage.context == group[-1].text)
+            or (group[0].kind == "paragraph" and passage.context == group[0].text))
+        if joins and words_in(group) + len(passage.text.split()) <= max_words:
+            group.append(passage)
+            continue
+        close()
+        if passage.kind == "table_row":
+            out.append(passage)
+        else:
+            group.append(passage)
+            if passage.kind == "paragraph" and not re.search(r"[:;]$", passage.text):
+                close()
+    close()
+    return out
 
 
 def ingest_many(texts: Iterable[tuple[str, str]]) -> dict[str, list[PolicyPassage]]:

@@ -6,6 +6,7 @@ A school's question only ever searches that school's own index, so another schoo
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from typing import Sequence
@@ -79,6 +80,19 @@ EXPANSIONS: dict[str, tuple[str, ...]] = {
     "cctv": ("camera", "surveillance"), "police": ("criminal",), "illegal": ("criminal", "law"),
     "permission": ("consent",), "consent": ("permission",), "allowed": ("permit",), "ban": ("not", "allowed"),
     "vpn": ("proxy", "bypass", "filtering"), "proxy": ("bypass", "filtering"),
+    "happen": ("sanction", "action", "consequence"), "misbehave": ("misuse", "behaviour", "incident"),
+    "misuse": ("incident", "breach"), "problem": ("risk", "issue", "concern"), "danger": ("risk",),
+    "risk": ("danger",), "delete": ("destroy", "corrupt", "remove"), "mess": ("corrupt", "damage"),
+    "fake": ("manipulate", "false", "untrue"), "edit": ("manipulate", "alter"), "photoshop": ("manipulate",), "responsible": ("responsibility",), "job": ("responsibility", "role"),
+}
+
+# "Who is the head?" -> the profile fields whose people we should look for in the policy text.
+_PERSON_CUES: dict[str, tuple[str, ...]] = {
+    "headteacher": ("headteacher", "head", "principal"),
+    "dsl": ("dsl", "designated", "safeguarding", "protection"),
+    "online_safety_lead": ("online", "esafety", "e-safety", "coordinator", "co-ordinator", "lead"),
+    "governor": ("governor", "governing"),
+    "data_protection_officer": ("dpo", "data", "gdpr"),
 }
 
 
@@ -134,12 +148,12 @@ class SearchHit:
 class RetrievalSettings:
     """Fusion knobs, measured on the dev set with `make bench` (see docs/benchmarks.md)."""
 
-    rrf_k: int = 20
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
-    expansion_weight: float = 0.5
-    role_boost: float = 0.15  # added to the fused score (in units of the top fused score) on a role match
-    role_penalty: float = 0.10  # taken off when a passage is explicitly about another role
+    expansion_weight: float = 0.5  # synonyms count half as much as the asker's own words
+    role_boost: float = 0.05  # added (in units of the top fused score) when a passage is for the asker's role
+    role_penalty: float = 0.10  # taken off a table row that states another group's rule
+    person_boost: float = 0.3  # "who is the DSL?": passages naming that person
     mode: str = "hybrid"  # hybrid | dense | lexical
 
 
@@ -194,34 +208,55 @@ class Retriever:
         elif cfg.mode == "lexical":
             fused = lexical.astype(np.float64)
         else:
-            fused = (cfg.dense_weight * _rrf(dense, cfg.rrf_k)
-                     + cfg.lexical_weight * _rrf(lexical, cfg.rrf_k, zero_is_unranked=True))
+            # BM25 is scaled to [0, 1] by the query's best match so it weighs like a cosine similarity.
+            top = float(lexical.max()) or 1.0
+            fused = cfg.dense_weight * dense.astype(np.float64) + cfg.lexical_weight * lexical / top
+            fused = fused + self._person_boost(school, question, index.passages)
         fused = self._apply_role(fused, index.passages, role)
         order = np.argsort(-fused, kind="stable")[:k]
         return [SearchHit(index.passages[i], float(fused[i]), float(dense[i]), float(lexical[i])) for i in order]
 
+    def _person_boost(self, school: str, question: str, passages: Sequence[PolicyPassage]) -> np.ndarray:
+        """For "who is the ...?" questions, lift passages that name the person the profile holds for that role."""
+        boost = np.zeros(len(passages))
+        text = normalise_query(question)
+        if not re.search(r"\bwho\b", text):
+            return boost
+        asked = set(lemmas(text)) | set(text.split())
+        profile = self.schools.get(school)
+        names: list[str] = []
+        for field_name, cues in _PERSON_CUES.items():
+            if not asked & set(cues):
+                continue
+            value = getattr(profile, field_name)
+            if field_name == "dsl":
+                names.extend(value)
+            elif isinstance(value, str):
+                names.append(value)
+            elif value is not None and value.name:
+                names.append(value.name)
+        for name in names:
+            for i, passage in enumerate(passages):
+                if name.lower() in passage.text.lower():
+                    boost[i] = self.settings.person_boost
+        return boost
+
     def _apply_role(self, fused: np.ndarray, passages: Sequence[PolicyPassage], role: str) -> np.ndarray:
-        """Prefer passages written for the asker's role; gently demote ones written for someone else."""
+        """Prefer passages written for the asker's role; demote table rows that state another group's rule.
+
+        A parent asking about their child wants the pupils' rules, so parents match pupil passages too.
+        """
         if role == "any" or not len(fused):
             return fused
+        wanted = {role, "pupil"} if role == "parent" else {role}
         scale = float(np.max(fused)) or 1.0
         adjust = np.zeros_like(fused)
         for i, passage in enumerate(passages):
             if not passage.audience:
                 continue
-            if role in passage.audience:
+            if wanted & passage.audience:
                 adjust[i] = self.settings.role_boost * scale
-            else:
+            elif passage.kind == "table_row":
                 adjust[i] = -self.settings.role_penalty * scale
         return fused + adjust
 
-
-def _rrf(scores: np.ndarray, k: int, zero_is_unranked: bool = False) -> np.ndarray:
-    """Reciprocal-rank scores 1/(k + rank); passages with no lexical match get nothing."""
-    order = np.argsort(-scores, kind="stable")
-    ranks = np.empty(len(scores), dtype=np.float64)
-    ranks[order] = np.arange(1, len(scores) + 1)
-    out = 1.0 / (k + ranks)
-    if zero_is_unranked:
-        out[scores <= 0] = 0.0
-    return out
