@@ -15,7 +15,7 @@ from typing import Iterable
 from bot.text import clean, iter_lines, sentence_spans
 
 #: Bump when passage boundaries or texts change, so saved indexes are rebuilt.
-INGEST_VERSION = 4
+INGEST_VERSION = 5
 
 ROLES = ("pupil", "staff", "parent", "governor", "visitor")
 
@@ -468,7 +468,7 @@ def group_lists(passages: list[PolicyPassage], max_words: int = GROUP_WORDS) -> 
             first = group[0]
             lead = first.text if first.kind == "paragraph" else ""
             items = group[1:] if lead else group
-            text = "\n".join([lead] * bool(lead) + [f"- {p.text}" for p in items])
+            text = "\n".join([lead] * bool(lead) + [p.text if p.kind == "paragraph" else f"- {p.text}" for p in items])
             out.append(PolicyPassage(first.school, first.section, text, first.start, group[-1].end, "list",
                                      frozenset().union(*(p.audience for p in group)), first.context))
         group.clear()
@@ -477,6 +477,10 @@ def group_lists(passages: list[PolicyPassage], max_words: int = GROUP_WORDS) -> 
         joins = bool(group) and passage.kind == "bullet" and passage.section == group[-1].section and (
             passage.context == group[-1].context or (group[-1].kind == "paragraph" and passage.context == group[-1].text)
             or (group[0].kind == "paragraph" and passage.context == group[0].text))
+        # "There are three main areas of risk;" followed by short numbered points (2.1.1, 2.1.2...) reads as one.
+        joins = joins or (bool(group) and group[0].kind == "paragraph" and bool(re.search(r"[:;]$", group[0].text))
+                          and passage.kind == "paragraph" and len(passage.text.split()) <= 30
+                          and passage.section[:1] == group[0].section[:1] and all(p.kind == "paragraph" for p in group))
         if joins and words_in(group) + len(passage.text.split()) <= max_words:
             group.append(passage)
             continue

