@@ -103,7 +103,7 @@ class PolicyAssistant:
         if not covered:
             return Answer(school, question, role, self._abstain_text(profile), True, (), confidence)
         citations = tuple(Citation.from_hit(h) for h in hits[:k])
-        return Answer(school, question, role, self._answer_text(profile, question, hits), False, citations,
+        return Answer(school, question, role, self._answer_text(profile, question, role, hits), False, citations,
                       confidence)
 
     def coverage(self, school: str, question: str, hits: list[SearchHit]) -> tuple[float, bool]:
@@ -121,9 +121,11 @@ class PolicyAssistant:
 
     # ------------------------------------------------------------------------------------------ templates
 
-    def _answer_text(self, profile: SchoolProfile, question: str, hits: list[SearchHit]) -> str:
+    def _answer_text(self, profile: SchoolProfile, question: str, role: str, hits: list[SearchHit]) -> str:
         top = hits[0]
         lines = [lead_sentence(question, top.text), cite_line(profile, top)]
+        if role != "any" and top.passage.audience and not ({role, "pupil"} if role == "parent" else {role}) & top.passage.audience:
+            lines.append(f"(This part of the policy is written for {_audience_words(top.passage.audience)}.)")
         if len(hits) > 1 and hits[1].score >= 0.85 * top.score and hits[1].section != top.section:
             lines.append(f"See also ({hits[1].section}): {hits[1].text}")
         note = review_note(profile, self.today)
@@ -135,6 +137,15 @@ class PolicyAssistant:
         who = profile.who_to_ask().describe()
         return (f"{profile.short_name}'s {profile.policy_title} doesn't cover that, so I won't guess. "
                 f"Please ask {who}.")
+
+
+_AUDIENCE_NAMES = {"pupil": "pupils", "staff": "staff", "parent": "parents and carers", "governor": "governors",
+                   "visitor": "visitors"}
+
+
+def _audience_words(audience: frozenset[str]) -> str:
+    names = [_AUDIENCE_NAMES[a] for a in sorted(audience)]
+    return " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _expansion_lemmas(token: str) -> list[str]:
@@ -155,15 +166,26 @@ def review_note(profile: SchoolProfile, today: date | None = None) -> str:
 
 def lead_sentence(question: str, passage_text: str) -> str:
     """The passage sentence that answers most directly; for yes/no questions, prefer the rule itself."""
-    spans = sentence_spans(passage_text)
-    if len(spans) <= 1:
-        return clean(passage_text)
+    # A list passage is a lead-in line plus "- item" lines: each item is a candidate on its own.
+    candidates: list[str] = []
+    line_started = False
+    for line in passage_text.split("\n"):
+        line = line.strip().removeprefix("- ").strip()
+        for start, end in sentence_spans(line) if line else ():
+            piece = line[start:end]
+            if candidates and line_started and piece[:1].islower():
+                candidates[-1] += " " + piece  # "cameras, etc. in lessons" is one sentence, not two
+            else:
+                candidates.append(piece)
+            line_started = True
+        line_started = False
+    if len(candidates) <= 1:
+        return clean(passage_text.replace("\n- ", " "))
     base, extra = query_tokens(question)
     wanted = set(base) | set(extra)
     yes_no = bool(_YES_NO.match(normalise_query(question)))
-    best, best_score = passage_text, -1.0
-    for start, end in spans:
-        sentence = passage_text[start:end]
+    best, best_score = candidates[0], -1.0
+    for sentence in candidates:
         tokens = lemmas(sentence, keep_stopwords=True)
         score = sum(1.0 if t in base else 0.5 for t in set(tokens) if t in wanted)
         if yes_no and _RULE_WORDS & set(tokens):

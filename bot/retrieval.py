@@ -96,6 +96,10 @@ _PERSON_CUES: dict[str, tuple[str, ...]] = {
 }
 
 
+_ROLE_WORDS = {"pupil": ["pupil", "student"], "staff": ["staff", "member"], "parent": ["parent", "carer"],
+               "governor": ["governor"], "visitor": ["visitor"]}
+
+
 def canonical_role(role: str | None) -> str:
     """Map user-facing role words ('student', 'TA', 'carer') to the roles passages are tagged with."""
     key = (role or "any").strip().lower()
@@ -152,7 +156,9 @@ class RetrievalSettings:
     lexical_weight: float = 1.0
     expansion_weight: float = 0.5  # synonyms count half as much as the asker's own words
     role_boost: float = 0.05  # added (in units of the top fused score) when a passage is for the asker's role
-    role_penalty: float = 0.10  # taken off a table row that states another group's rule
+    role_penalty: float = 0.075  # taken off a passage written for another group (e.g. staff rules, asked by a pupil)
+    table_role_penalty: float = 0.10  # a table row states one group's rule exactly, so mismatch counts more
+    role_words: bool = False
     person_boost: float = 0.3  # "who is the DSL?": passages naming that person
     mode: str = "hybrid"  # hybrid | dense | lexical
 
@@ -200,6 +206,9 @@ class Retriever:
         if cfg.mode != "lexical":
             dense = index.dense.scores(self.embedder.embed([question])[0])
         base, extra = query_tokens(question)
+        if cfg.role_words and role != "any":
+            # Asking as a pupil is like saying "pupils" in the question: lexical evidence for pupils' rules.
+            extra = extra + [w for w in _ROLE_WORDS[role] if w not in base and w not in extra]
         lexical = index.lexical.scores(base)
         if extra:
             lexical = lexical + cfg.expansion_weight * index.lexical.scores(extra)
@@ -211,7 +220,10 @@ class Retriever:
             # BM25 is scaled to [0, 1] by the query's best match so it weighs like a cosine similarity.
             top = float(lexical.max()) or 1.0
             fused = cfg.dense_weight * dense.astype(np.float64) + cfg.lexical_weight * lexical / top
-            fused = fused + self._person_boost(school, question, index.passages)
+            person = self._person_boost(school, question, index.passages)
+            fused = fused + person
+            if person.any():
+                role = "any"  # who holds a post is the same answer whoever asks
         fused = self._apply_role(fused, index.passages, role)
         order = np.argsort(-fused, kind="stable")[:k]
         return [SearchHit(index.passages[i], float(fused[i]), float(dense[i]), float(lexical[i])) for i in order]
@@ -242,7 +254,7 @@ class Retriever:
         return boost
 
     def _apply_role(self, fused: np.ndarray, passages: Sequence[PolicyPassage], role: str) -> np.ndarray:
-        """Prefer passages written for the asker's role; demote table rows that state another group's rule.
+        """Prefer passages written for the asker's role; demote ones written for another group.
 
         A parent asking about their child wants the pupils' rules, so parents match pupil passages too.
         """
@@ -257,6 +269,8 @@ class Retriever:
             if wanted & passage.audience:
                 adjust[i] = self.settings.role_boost * scale
             elif passage.kind == "table_row":
+                adjust[i] = -self.settings.table_role_penalty * scale
+            else:
                 adjust[i] = -self.settings.role_penalty * scale
         return fused + adjust
 
