@@ -56,8 +56,9 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     confidence: float = 0.0
 
-    def to_dict(self, item_id: str | None = None) -> dict:
-        out = {"id": item_id} if item_id is not None else {}
+    def to_dict(self, item_id: str | None = None, include_id: bool = False) -> dict:
+        """The JSON shape of `policybot ask --json`; batch lines always carry their input's id (maybe null)."""
+        out: dict = {"id": item_id} if include_id or item_id is not None else {}
         out.update({"school": self.school, "answer": self.text, "abstained": self.abstained,
                     "citations": [c.to_dict() for c in self.citations]})
         return out

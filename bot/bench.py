@@ -86,18 +86,6 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "n/a"
 
 
-def _rss_mb() -> float:
-    """Resident memory of this process, from /proc (0 where that is unavailable)."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 def _load() -> str:
     try:
         return " / ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -186,8 +174,7 @@ class _Scale:
     passages: int
     dim: int
     dense_mb: float
-    rss_dense_mb: float
-    rss_lexical_mb: float
+    lexical_mb: float
     dense_build_s: float
     lexical_schools: int
     lexical_build_s: float
@@ -197,6 +184,24 @@ class _Scale:
     p95: float
     dense_p50: float
     lexical_p50: float
+
+
+def _lexical_mb_per_school(sources: list[tuple[np.ndarray, list[list[str]]]], sample: int = 20) -> float:
+    """Python and numpy memory held by one LexicalIndex, averaged over `sample` builds (tracemalloc).
+
+    Process RSS is no use here: earlier phases free hundreds of MB that later allocations reuse.
+    """
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [LexicalIndex(sources[s % len(sources)][1]) for s in range(sample)]
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    del kept
+    return held / sample / 2**20
 
 
 def _scale(n_schools: int, items: list[EvalItem], directory: SchoolDirectory, store: IndexStore,
@@ -212,7 +217,6 @@ def _scale(n_schools: int, items: list[EvalItem], directory: SchoolDirectory, st
         sources.append((vectors, [lemmas(p.search_text()) for p in index.passages]))
     dim = sources[0][0].shape[1]
 
-    rss0 = _rss_mb()
     start = time.perf_counter()
     dense: list[DenseIndex] = []
     passages = 0
@@ -223,7 +227,6 @@ def _scale(n_schools: int, items: list[EvalItem], directory: SchoolDirectory, st
         dense.append(DenseIndex(noisy))
         passages += len(noisy)
     dense_build_s = time.perf_counter() - start
-    rss1 = _rss_mb()
 
     # Lexical indexes: all schools if the projected time fits the budget, else a sample (said in the report).
     lexical: list[LexicalIndex] = []
@@ -237,7 +240,7 @@ def _scale(n_schools: int, items: list[EvalItem], directory: SchoolDirectory, st
     for s in range(probe, target):
         lexical.append(LexicalIndex(sources[s % len(sources)][1]))
     lexical_build_s = time.perf_counter() - start
-    rss2 = _rss_mb()
+    lexical_mb = _lexical_mb_per_school(sources) * n_schools
 
     questions = [(embedder.embed([item.question])[0], *query_tokens(item.question)) for item in items]
     total_ms, dense_ms, lexical_ms = [], [], []
@@ -261,7 +264,7 @@ def _scale(n_schools: int, items: list[EvalItem], directory: SchoolDirectory, st
             dense_ms.append((t1 - t0) * 1000)
             lexical_ms.append((t2 - t1) * 1000)
     p50, p95 = _percentiles(total_ms)
-    return _Scale(n_schools, passages, dim, passages * dim * 4 / 2**20, rss1 - rss0, rss2 - rss1, dense_build_s,
+    return _Scale(n_schools, passages, dim, passages * dim * 4 / 2**20, lexical_mb, dense_build_s,
                   len(lexical), lexical_build_s, projected, len(total_ms), p50, p95,
                   _percentiles(dense_ms)[0], _percentiles(lexical_ms)[0])
 
@@ -361,8 +364,8 @@ def run_benchmarks(out: TextIO, scale_schools: int = 1000, questions: str | None
     s = scale
     say(f"(d) scale: {s.schools} synthetic schools (real passage vectors + N(0, {SCALE_NOISE}) noise, re-normalised)")
     say(f"  passages        {s.passages:,} ({s.dim}-dim float32)")
-    say(f"  memory          dense vectors {s.dense_mb:.0f} MB computed; process RSS +{s.rss_dense_mb:.0f} MB "
-        f"for dense, +{s.rss_lexical_mb:.0f} MB for {s.lexical_schools} lexical indexes")
+    say(f"  memory          ~{s.dense_mb + s.lexical_mb:.0f} MB: dense {s.dense_mb:.0f} MB (passages x dim x 4 B, "
+        f"flat index) + BM25 ~{s.lexical_mb:.0f} MB ({s.schools} x the tracemalloc size of one lexical index)")
     say(f"  build           dense {s.dense_build_s:.1f} s; lexical {s.lexical_build_s:.1f} s "
         f"for {s.lexical_schools} schools")
     if s.lexical_schools < s.schools:
@@ -407,7 +410,8 @@ def run_benchmarks(out: TextIO, scale_schools: int = 1000, questions: str | None
     say(f"| index build, {len(built)} schools from scratch ({real_passages} passages, model loaded) | {build_s:.1f} s |")
     say(f"| model load + first embedding | {model_s:.1f} s |")
     say(f"| scale test passages | {s.passages:,} in {s.schools} schools |")
-    say(f"| dense vectors memory | {s.dense_mb:.0f} MB (RSS +{s.rss_dense_mb:.0f} MB) |")
-    say(f"| lexical indexes | {s.lexical_schools} schools, RSS +{s.rss_lexical_mb:.0f} MB, built in "
-        f"{s.lexical_build_s:.1f} s |")
+    say(f"| scale test memory | ~{s.dense_mb + s.lexical_mb:.0f} MB (dense {s.dense_mb:.0f} MB + BM25 "
+        f"~{s.lexical_mb:.0f} MB) |")
+    say(f"| scale test build | dense {s.dense_build_s:.1f} s; BM25 {s.lexical_build_s:.1f} s for "
+        f"{s.lexical_schools} schools |")
     return 0

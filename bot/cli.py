@@ -6,11 +6,14 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Sequence, TextIO
 
 # Quieten TensorFlow's start-up chatter (spaCy's thinc imports it when Rasa's stack is installed).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# spaCy 3.4 (pinned by Rasa 3.6) imports the deprecated pkg_resources; the warning means nothing to a user.
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
 EXIT_USAGE = 2
 
@@ -71,7 +74,7 @@ def _ask_batch(path: Path, out: TextIO, err: TextIO) -> int:
                 if missing:
                     raise ValueError(f"missing {', '.join(missing)}")
                 answer = assistant.answer(str(raw["school"]), str(raw["question"]), raw.get("role") or "any")
-                out.write(json.dumps(answer.to_dict(item_id), ensure_ascii=False) + "\n")
+                out.write(json.dumps(answer.to_dict(item_id, include_id=True), ensure_ascii=False) + "\n")
             except ValueError as problem:
                 failures += 1
                 reason = "not valid JSON" if isinstance(problem, json.JSONDecodeError) else str(problem)

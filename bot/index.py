@@ -24,7 +24,7 @@ from bot.schools import SchoolProfile
 from bot.text import lemmas
 
 
-class IndexNotReady(RuntimeError):
+class IndexNotReady(ValueError):
     """An index is missing or stale; the message says which school and why."""
 
 
@@ -124,7 +124,9 @@ class IndexStore:
                 "policy_file": profile.policy_file, "policy_sha256": file_sha256(path)}
 
     def status(self, profile: SchoolProfile, embedder: Embedder) -> str:
-        """'ok', 'missing', or 'stale: <reason>' for one school's saved index."""
+        """'ok', 'missing', 'stale: <reason>' or 'unusable: <reason>' for one school's saved index."""
+        if not profile.policy_path.exists():
+            return f"unusable: policy file {profile.policy_path} is missing"
         manifest_path = self._dir(profile.slug) / "manifest.json"
         if not manifest_path.exists():
             return "missing"

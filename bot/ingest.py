@@ -179,10 +179,10 @@ def _table_statements(rows: list[tuple[int, int, str]], school: str, section: tu
     mark_rows = [i for i, (_, _, cells) in enumerate(grid) if any(_is_mark(c) for c in cells[1:])]
     if mark_rows:
         return _matrix_statements(grid, mark_rows[0], school, section, caption)
-    if _looks_like_header(grid[0][2]) and (len(grid) > 1 or header is not None):
-        return _header_statements(grid, school, section, caption)
     if header is not None and len(header) == len(grid[0][2]):
         return _header_statements([(0, 0, header)] + grid, school, section, caption)
+    if _looks_like_header(grid[0][2]) and len(grid) > 1:
+        return _header_statements(grid, school, section, caption)
     return _key_value_statements(grid, school, section, caption)
 
 
@@ -437,9 +437,9 @@ def ingest(school: str, source: str) -> list[PolicyPassage]:
                 cursor = at + len(piece)
             last_text_line_open = False
             continue
-        block = _Block(offset + (len(line) - len(line.lstrip())), line.strip(), "paragraph", number=number)
-        if text.endswith(":"):
-            lead_in = text
+        # Keep trailing spaces: `raw` must stay an exact slice of the source for the offsets to hold.
+        block = _Block(offset + (len(line) - len(line.lstrip())), line.lstrip(), "paragraph", number=number)
+        lead_in = text if text.endswith(":") else ""
         last_text_line_open = not re.search(r"[.!?:;]\s*$", text)
     flush_block()
     flush_table()

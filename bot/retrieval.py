@@ -102,6 +102,8 @@ _ROLE_WORDS = {"pupil": ["pupil", "student"], "staff": ["staff", "member"], "par
 
 def canonical_role(role: str | None) -> str:
     """Map user-facing role words ('student', 'TA', 'carer') to the roles passages are tagged with."""
+    if role is not None and not isinstance(role, str):
+        raise ValueError(f"role must be text, one of {', '.join(ROLES)}; got {role!r}")
     key = (role or "any").strip().lower()
     if key not in ROLE_ALIASES:
         raise ValueError(f"unknown role {role!r}; known: {', '.join(ROLES)}")
@@ -186,6 +188,8 @@ class Retriever:
             return self._indexes[school]
 
     def _load_or_build(self, profile: SchoolProfile) -> SchoolIndex:
+        if not profile.policy_path.exists():
+            raise IndexNotReady(f"policy file for school '{profile.slug}' not found: {profile.policy_path}")
         try:
             return self.store.load(profile, self.embedder)
         except IndexNotReady as problem:

@@ -195,8 +195,15 @@ class SchoolDirectory:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ValueError(f"school profiles file not found: {path}") from None
+        except yaml.YAMLError as problem:
+            mark = getattr(problem, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ValueError(f"{path} is not valid YAML{where}: {getattr(problem, 'problem', problem)}") from None
         if not isinstance(data, Mapping) or not isinstance(data.get("schools"), Mapping):
             raise ValueError(f"{path} must contain a 'schools:' mapping of slug -> profile")
+        for slug, raw in data["schools"].items():
+            if raw is not None and not isinstance(raw, Mapping):
+                raise ValueError(f"school '{slug}' in {path} must be a mapping of profile fields; got {raw!r}")
         return cls(_profile(str(slug), raw or {}) for slug, raw in data["schools"].items())
 
     @property

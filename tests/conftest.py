@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from bot.answer import PolicyAssistant
-from bot.embedder import FakeEmbedder
-from bot.index import IndexStore
-from bot.retrieval import Retriever
-from bot.schools import SchoolDirectory
+# spaCy (imported by bot.text on first use) warns about pkg_resources at import; not ours to fix.
+warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
+
+from bot.answer import PolicyAssistant  # noqa: E402
+from bot.embedder import FakeEmbedder  # noqa: E402
+from bot.index import IndexStore  # noqa: E402
+from bot.retrieval import Retriever  # noqa: E402
+from bot.schools import SchoolDirectory  # noqa: E402
 
 #: A primary school's phones policy: markdown + numbered headings, a lead-in list, a tick-matrix table.
 ALDER_POLICY = (

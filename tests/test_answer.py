@@ -96,7 +96,9 @@ def test_over_long_question_is_rejected_with_its_length_and_the_limit(assistant:
 
 def test_question_at_the_length_limit_is_accepted(assistant: PolicyAssistant) -> None:
     """Exactly 2,000 characters passes validation and returns the school's profile."""
-    assert assistant.validate("alder", "phones " * 285 + "x" * 5).slug == "alder"
+    question = "phones " * 285 + "x" * 5
+    assert len(question) == MAX_QUESTION_CHARS
+    assert assistant.validate("alder", question).slug == "alder"
 
 
 def test_unknown_school_is_rejected_before_the_question_is_checked(assistant: PolicyAssistant) -> None:

@@ -106,6 +106,18 @@ def test_ask_batch_answers_each_line_in_order_and_reports_bad_lines(tmp_path: Pa
     assert err == "policybot ask: 4 line(s) could not be answered; see their error lines\n"
 
 
+def test_ask_batch_line_with_a_non_string_role_gets_an_error_line(tmp_path: Path) -> None:
+    """A line with "role": 5 is reported on its own error line; the lines after it are still answered."""
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text('{"id": "q1", "school": "alder", "role": 5, "question": "are phones allowed?"}\n'
+                     '{"id": "q2", "school": "alder", "question": "are phones allowed?"}\n', encoding="utf-8")
+    code, out, _ = run("ask", "--batch", str(batch))
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [(row["id"], row.get("line")) for row in rows] == [("q1", 1), ("q2", None)]
+    assert rows[0]["error"].startswith("line 1: ")
+
+
 def test_ask_batch_with_a_missing_file_exits_2(tmp_path: Path) -> None:
     """A batch file that cannot be opened is a usage error naming the file."""
     missing = tmp_path / "nope.jsonl"
@@ -158,6 +170,17 @@ def test_build_index_for_one_school_leaves_the_other_missing() -> None:
     code, out, _ = run("build-index", "--check")
     assert code == 1
     assert [line.split() for line in out.splitlines()] == [["alder", "ok"], ["birch", "missing"]]
+
+
+def test_build_index_check_reports_a_school_whose_policy_file_is_gone(data_dir: Path) -> None:
+    """After a build, deleting Birch's policy makes the check fail (exit 1) with a line for Birch, not crash."""
+    assert run("build-index", "--quiet")[0] == 0
+    (data_dir / "policies" / "birch.txt").unlink()
+    code, out, _ = run("build-index", "--check")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].split() == ["alder", "ok"]
+    assert lines[1].startswith("birch") and "ok" not in lines[1].split()
 
 
 def test_build_index_for_an_unknown_school_exits_2() -> None:

@@ -161,8 +161,6 @@ def test_long_paragraph_is_split_at_sentence_boundaries_with_exact_offsets() -> 
     assert [p.start for p in passages] == sorted(p.start for p in passages)
 
 
-@pytest.mark.xfail(strict=True, reason="bot bug: a paragraph's first line is stored stripped, so trailing "
-                   "spaces on it shift the passage end short of the text it quotes")
 def test_paragraph_end_offset_counts_trailing_spaces_of_its_first_line() -> None:
     """A two-line paragraph whose first line ends in spaces still ends at the end of its last word."""
     source = ("Staff must keep their phones locked away in the staff room during  \n"
@@ -219,8 +217,6 @@ def test_header_table_rows_name_their_columns_even_after_a_blank_line() -> None:
     assert passages[0].audience == frozenset({"pupil"})
 
 
-@pytest.mark.xfail(strict=True, reason="bot bug: a row after a blank line whose cells are all short looks like "
-                   "a new header row, so it is silently dropped instead of getting the carried column names")
 def test_short_header_table_row_after_a_blank_line_is_not_dropped() -> None:
     """'Sexting<TAB>Refer to the DSL<TAB>Log on CPOMS' after a blank line still becomes a named-column row."""
     source = (

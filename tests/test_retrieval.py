@@ -210,12 +210,15 @@ def test_saved_index_loads_the_same_passages(schools: SchoolDirectory, store: In
 
 def test_missing_policy_file_is_reported_by_status(schools: SchoolDirectory, store: IndexStore,
                                                    embedder: FakeEmbedder, data_dir: Path) -> None:
-    """If the policy file itself is gone, status raises IndexNotReady naming the school and path."""
+    """If the policy file itself is gone, status says the index is unusable and names the missing file;
+    loading it then raises IndexNotReady naming the school."""
     alder = schools.get("alder")
     store.build(alder, embedder)
-    (data_dir / "policies" / "alder.txt").unlink()
-    with pytest.raises(IndexNotReady, match=re.escape("policy file for school 'alder' not found")):
-        store.status(alder, embedder)
+    policy = data_dir / "policies" / "alder.txt"
+    policy.unlink()
+    assert store.status(alder, embedder) == f"unusable: policy file {policy} is missing"
+    with pytest.raises(IndexNotReady, match=re.escape("index for school 'alder' is unusable: policy file")):
+        store.load(alder, embedder)
 
 
 def test_build_all_rebuilds_only_the_changed_school(schools: SchoolDirectory, store: IndexStore,
