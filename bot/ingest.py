@@ -15,7 +15,7 @@ from typing import Iterable
 from bot.text import clean, iter_lines, sentence_spans
 
 #: Bump when passage boundaries or texts change, so saved indexes are rebuilt.
-INGEST_VERSION = 5
+INGEST_VERSION = 6
 
 ROLES = ("pupil", "staff", "parent", "governor", "visitor")
 

@@ -62,7 +62,7 @@ EXPANSIONS: dict[str, tuple[str, ...]] = {
     "game": ("gaming",), "gaming": ("game",), "download": ("downloading", "file"),
     "teach": ("curriculum", "education", "taught", "learn"), "learn": ("curriculum", "education", "taught", "teach"),
     "lesson": ("curriculum", "lessons"), "class": ("lesson",),
-    "trouble": ("sanction", "disciplinary", "action"), "punish": ("sanction", "disciplinary"),
+    "punish": ("sanction", "disciplinary"),
     "punishment": ("sanction", "disciplinary"), "consequence": ("sanction", "action"),
     "break": ("breach", "misuse"), "rule": ("policy", "acceptable", "use"),
     "kid": ("child", "pupil"), "son": ("child", "pupil"), "daughter": ("child", "pupil"), "child": ("pupil",),
@@ -82,7 +82,9 @@ EXPANSIONS: dict[str, tuple[str, ...]] = {
     "vpn": ("proxy", "bypass", "filtering"), "proxy": ("bypass", "filtering"),
     "happen": ("sanction", "action", "consequence"), "misbehave": ("misuse", "behaviour", "incident"),
     "misuse": ("incident", "breach"), "problem": ("risk", "issue", "concern"), "danger": ("risk",),
-    "risk": ("danger",), "delete": ("destroy", "corrupt", "remove"), "mess": ("corrupt", "damage"),
+    "risk": ("danger",), "ignore": ("breach", "disregard"), "quickly": ("immediately", "promptly"),
+    "fast": ("immediately", "promptly"), "soon": ("immediately", "promptly"), "document": ("policy", "guidance"),
+    "trouble": ("sanction", "disciplinary", "misconduct", "action"), "delete": ("destroy", "corrupt", "remove"), "mess": ("corrupt", "damage"),
     "fake": ("manipulate", "false", "untrue"), "edit": ("manipulate", "alter"), "photoshop": ("manipulate",), "responsible": ("responsibility",), "job": ("responsibility", "role"),
 }
 
