@@ -68,7 +68,7 @@ class Answer:
 class AbstentionRule:
     """When to say "the policy doesn't cover that" instead of quoting something loosely related.
 
-    Calibrated on the development questions (`policybot eval` prints the sweep): the top passage's cosine
+    Calibrated on the development questions (`policybot eval --sweep` prints the grid): the top passage's cosine
     similarity must clear `min_dense`, and questions whose distinctive words never appear in the school's policy
     need the stronger `min_dense_unseen`.
     """
@@ -76,6 +76,9 @@ class AbstentionRule:
     min_dense: float = 0.22
     min_dense_unseen: float = 0.50
     unseen_fraction: float = 0.5
+
+    def covers(self, best_dense: float, mostly_unseen: bool) -> bool:
+        return best_dense >= (self.min_dense_unseen if mostly_unseen else self.min_dense)
 
 
 @dataclass
@@ -107,18 +110,23 @@ class PolicyAssistant:
         return Answer(school, question, role, self._answer_text(profile, question, role, hits), False, citations,
                       confidence)
 
-    def coverage(self, school: str, question: str, hits: list[SearchHit]) -> tuple[float, bool]:
-        """(best cosine, whether the policy covers the question) from the hits and the school's vocabulary."""
+    def evidence_strength(self, school: str, question: str, hits: list[SearchHit]) -> tuple[float, bool]:
+        """(best cosine among the hits, whether most of the question's distinctive words are absent from the
+        school's policy, synonyms included): the two signals the abstention rule weighs."""
         if not hits:
-            return 0.0, False
+            return 0.0, True
         best = max(h.dense for h in hits)
         vocabulary = self.retriever.index_for(school).lexical.vocabulary
         distinctive = [t for t in query_tokens(question)[0] if t not in _GENERIC]
         unseen = [t for t in distinctive if t not in vocabulary
                   and not any(s in vocabulary for s in _expansion_lemmas(t))]
         mostly_unseen = bool(distinctive) and len(unseen) / len(distinctive) >= self.rule.unseen_fraction
-        threshold = self.rule.min_dense_unseen if mostly_unseen else self.rule.min_dense
-        return best, best >= threshold
+        return best, mostly_unseen
+
+    def coverage(self, school: str, question: str, hits: list[SearchHit]) -> tuple[float, bool]:
+        """(best cosine, whether the policy covers the question)."""
+        best, mostly_unseen = self.evidence_strength(school, question, hits)
+        return best, self.rule.covers(best, mostly_unseen)
 
     # ------------------------------------------------------------------------------------------ templates
 

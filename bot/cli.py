@@ -132,6 +132,20 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write(f"dev set: {path}\n")
     for line in report.lines():
         out.write(line + "\n")
+    if args.sweep:
+        from bot.evaluation import abstention_sweep
+
+        items = load_items(path)
+
+        def signals(item):
+            hits = assistant.retriever.retrieve(item.school, item.question, item.role, k=3)
+            return assistant.evidence_strength(item.school, item.question, hits)
+
+        out.write("abstention accuracy by threshold (min_dense, min_dense_unseen):\n")
+        for low, high, accuracy in abstention_sweep(items, signals, [0.15, 0.2, 0.22, 0.25, 0.3, 0.35],
+                                                    [0.4, 0.45, 0.5, 0.55, 0.6]):
+            mark = "  <- current" if (low, high) == (assistant.rule.min_dense, assistant.rule.min_dense_unseen) else ""
+            out.write(f"  {low:.2f}  {high:.2f}  {accuracy:.3f}{mark}\n")
     if args.verbose:
         for miss in report.misses:
             out.write(f"  miss {miss['id']}: {miss['why']} (confidence {miss['confidence']})\n")
@@ -202,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="evidence@1/@3, abstention accuracy and wrong-school citations")
     ev.add_argument("--questions", help="JSONL questions with evidence spans (default: the shared dev set)")
     ev.add_argument("-v", "--verbose", action="store_true", help="list the misses")
+    ev.add_argument("--sweep", action="store_true", help="also print abstention accuracy over a threshold grid")
     ev.set_defaults(func=cmd_eval)
 
     bench = sub.add_parser("bench", help="quality and speed: BM25 vs dense vs fused, latency, scale")

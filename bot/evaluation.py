@@ -104,3 +104,16 @@ def evaluate(items: Iterable[EvalItem], answer: Callable[[EvalItem], Answer]) ->
                            "confidence": round(result.confidence, 3)})
     return EvalReport(at1 / max(answerable, 1), at3 / max(answerable, 1), abstain_ok / max(total, 1),
                       wrong_school, answerable, total, misses)
+
+
+def abstention_sweep(items: Sequence[EvalItem], signals: Callable[[EvalItem], tuple[float, bool]],
+                     plain: Sequence[float], unseen: Sequence[float]) -> list[tuple[float, float, float]]:
+    """Abstention accuracy for each (min_dense, min_dense_unseen) pair, from each item's two signals."""
+    measured = [(item.answerable, *signals(item)) for item in items]
+    grid = []
+    for low in plain:
+        for high in unseen:
+            right = sum(answerable == (best >= (high if mostly_unseen else low))
+                        for answerable, best, mostly_unseen in measured)
+            grid.append((low, high, right / max(len(measured), 1)))
+    return grid

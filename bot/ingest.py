@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from bot.text import clean, iter_lines, sentence_spans
 
@@ -494,6 +493,3 @@ def group_lists(passages: list[PolicyPassage], max_words: int = GROUP_WORDS) -> 
     close()
     return out
 
-
-def ingest_many(texts: Iterable[tuple[str, str]]) -> dict[str, list[PolicyPassage]]:
-    return {school: ingest(school, source) for school, source in texts}
