@@ -190,6 +190,26 @@ def cmd_chat(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             out.write(f"Sorry — {problem}.\n")
 
 
+def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Questions the policy did not answer (abstained) or that people marked unhelpful: text only."""
+    from bot.feedback import FeedbackStore
+    from bot.schools import SchoolDirectory
+
+    profile = SchoolDirectory.load().get(args.school)
+    gaps = FeedbackStore().gaps(profile.slug)
+    if args.json:
+        out.write(json.dumps([{"question": g.question, "reason": g.reason, "asked_at": g.asked_at.isoformat()}
+                              for g in gaps], indent=2, ensure_ascii=False) + "\n")
+        return 0
+    if not gaps:
+        out.write(f"No unanswered or unhelpful questions recorded for {profile.name} yet.\n")
+        return 0
+    out.write(f"Questions {profile.name}'s {profile.policy_title} did not answer well ({len(gaps)}):\n")
+    for gap in gaps:
+        out.write(f"  [{gap.reason}] {gap.question}\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="policybot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -223,6 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--questions", help="JSONL questions (default: the shared dev set)")
     bench.add_argument("--scale-schools", type=int, default=1000, help="synthetic schools for the scale test")
     bench.set_defaults(func=cmd_bench)
+
+    report = sub.add_parser("report", help="reports for the policy owner")
+    report.add_argument("kind", choices=["unanswered"], help="unanswered: abstained and thumbs-down questions")
+    report.add_argument("--school", required=True)
+    report.add_argument("--json", action="store_true")
+    report.set_defaults(func=cmd_report)
 
     chat = sub.add_parser("chat", help="talk to the assistant in the terminal")
     chat.add_argument("--school")

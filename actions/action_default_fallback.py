@@ -1,0 +1,31 @@
+"""When the assistant is unsure what was meant: try the school's policy, else say so kindly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import UserUtteranceReverted
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.answering import answer, send_answer
+from bot.answer import MAX_QUESTION_CHARS
+
+
+class ActionDefaultFallback(Action):
+    def name(self) -> str:
+        return "action_default_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:
+        text = (tracker.latest_message.get("text") or "").strip()
+        school = tracker.get_slot("school")
+        # An unusual wording of a real question still deserves a look in the policy; the assistant abstains
+        # by itself when nothing there fits.
+        if school and len(text.split()) >= 3 and len(text) <= MAX_QUESTION_CHARS:
+            result = answer(school, text, tracker.get_slot("role"))
+            if not result.abstained:
+                return send_answer(dispatcher, text, result)
+        dispatcher.utter_message(response="utter_default")
+        return [UserUtteranceReverted()]

@@ -1,0 +1,35 @@
+"""Remember which school the person is from, then answer any question they were waiting on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import services
+from actions.answering import answer_and_record, ask_for_missing_context
+
+
+class ActionSetSchool(Action):
+    def name(self) -> str:
+        return "action_set_school"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:
+        said = next(tracker.get_latest_entity_values("school"), None) or tracker.latest_message.get("text")
+        school = services.known_school(said)
+        if school is None:
+            dispatcher.utter_message(text="Sorry, I don't know that school yet. Please pick yours:")
+            dispatcher.utter_message(response="utter_ask_school")
+            return [SlotSet("school", None)]
+        events: list[dict[str, Any]] = [SlotSet("school", school)]
+        profile = services.schools().get(school)
+        dispatcher.utter_message(text=f"Thanks — I'll answer from {profile.name}'s {profile.policy_title}.")
+        role = tracker.get_slot("role")
+        pending = tracker.get_slot("pending_question")
+        if pending and not ask_for_missing_context(dispatcher, school, role):
+            events += answer_and_record(dispatcher, school, pending, role)
+        return events

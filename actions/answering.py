@@ -1,0 +1,46 @@
+"""What the answer actions share: answer a question for the tracker's school and role, with feedback buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services
+from bot.answer import Answer
+from bot.retrieval import canonical_role
+
+
+def answer(school: str, question: str, role: str | None) -> Answer:
+    """The policy answer for `question` at `school`, asked as `role` (an unknown role counts as anyone)."""
+    try:
+        role = canonical_role(role)
+    except ValueError:
+        role = "any"
+    return services.assistant().answer(school, question, role)
+
+
+def send_answer(dispatcher: CollectingDispatcher, question: str, result: Answer) -> list[dict[str, Any]]:
+    """Say the answer with feedback buttons, and store the question for the gaps report."""
+    question_id = services.feedback().record_question(result.school, question, result.abstained)
+    dispatcher.utter_message(text=result.text, buttons=services.HELPFUL_BUTTONS)
+    return [SlotSet("last_question", question), SlotSet("last_question_id", question_id),
+            SlotSet("last_answer_abstained", result.abstained), SlotSet("pending_question", None)]
+
+
+def answer_and_record(dispatcher: CollectingDispatcher, school: str, question: str,
+                      role: str | None) -> list[dict[str, Any]]:
+    """Answer `question` from `school`'s policy, store it for the gaps report, and offer feedback buttons."""
+    return send_answer(dispatcher, question, answer(school, question, role))
+
+
+def ask_for_missing_context(dispatcher: CollectingDispatcher, school: str | None, role: str | None) -> bool:
+    """Ask for the school, then the role, once each; True if something had to be asked."""
+    if not school:
+        dispatcher.utter_message(response="utter_ask_school")
+        return True
+    if not role:
+        dispatcher.utter_message(response="utter_ask_role")
+        return True
+    return False

@@ -1,0 +1,44 @@
+"""The action server's shared services, built on first use (never at import) and kept for the process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from bot.answer import PolicyAssistant
+from bot.feedback import FeedbackStore
+from bot.retrieval import Retriever
+from bot.schools import SchoolDirectory
+
+HELPFUL_BUTTONS = [
+    {"title": "👍 Yes, that helped", "payload": "/feedback_positive"},
+    {"title": "👎 Not really", "payload": "/feedback_negative"},
+]
+
+
+@lru_cache(maxsize=1)
+def schools() -> SchoolDirectory:
+    return SchoolDirectory.load()
+
+
+@lru_cache(maxsize=1)
+def assistant() -> PolicyAssistant:
+    return PolicyAssistant(Retriever(schools()))
+
+
+@lru_cache(maxsize=1)
+def feedback() -> FeedbackStore:
+    return FeedbackStore()
+
+
+def known_school(value: object) -> str | None:
+    """The slug if `value` names a school we know (slug or alias), else None."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    directory = schools()
+    if text in directory:
+        return text
+    for profile in directory:
+        if text in profile.aliases or text == profile.name.lower() or text == profile.short_name.lower():
+            return profile.slug
+    return None
