@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Sequence
 from datetime import date
 
 from bot.retrieval import EXPANSIONS, Retriever, SearchHit, canonical_role, query_tokens
@@ -126,13 +127,17 @@ class PolicyAssistant:
     def coverage(self, school: str, question: str, hits: list[SearchHit]) -> tuple[float, bool]:
         """(best cosine, whether the policy covers the question)."""
         best, mostly_unseen = self.evidence_strength(school, question, hits)
+        names = self.retriever.people_asked_about(school, question)
+        if any(name.lower() in hit.text.lower() for name in names for hit in hits[:1]):
+            return best, True  # "who is the DSL?" and the top passage names the person the profile holds
         return best, self.rule.covers(best, mostly_unseen)
 
     # ------------------------------------------------------------------------------------------ templates
 
     def _answer_text(self, profile: SchoolProfile, question: str, role: str, hits: list[SearchHit]) -> str:
         top = hits[0]
-        lines = [lead_sentence(question, top.text), cite_line(profile, top)]
+        names = self.retriever.people_asked_about(profile.slug, question)
+        lines = [lead_sentence(question, top.text, names), cite_line(profile, top)]
         if role != "any" and top.passage.audience and not ({role, "pupil"} if role == "parent" else {role}) & top.passage.audience:
             lines.append(f"(This part of the policy is written for {_audience_words(top.passage.audience)}.)")
         if len(hits) > 1 and hits[1].score >= 0.85 * top.score and hits[1].section != top.section:
@@ -173,8 +178,9 @@ def review_note(profile: SchoolProfile, today: date | None = None) -> str:
             f"{profile.who_to_ask().describe()} can confirm.")
 
 
-def lead_sentence(question: str, passage_text: str) -> str:
-    """The passage sentence that answers most directly; for yes/no questions, prefer the rule itself."""
+def lead_sentence(question: str, passage_text: str, names: Sequence[str] = ()) -> str:
+    """The passage sentence that answers most directly; for yes/no questions, prefer the rule itself, and for
+    "who is ...?" questions the sentence that names the person (`names`)."""
     # A list passage is a lead-in line plus "- item" lines: each item is a candidate on its own.
     candidates: list[str] = []
     line_started = False
@@ -199,6 +205,8 @@ def lead_sentence(question: str, passage_text: str) -> str:
         score = sum(1.0 if t in base else 0.5 for t in set(tokens) if t in wanted)
         if yes_no and _RULE_WORDS & set(tokens):
             score += 0.75
+        if any(name.lower() in sentence.lower() for name in names):
+            score += 10
         if score > best_score:
             best, best_score = sentence, score
     return clean(best)

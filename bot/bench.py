@@ -243,6 +243,7 @@ def _scale(n_schools: int, items: list[EvalItem], directory: SchoolDirectory, st
     lexical_mb = _lexical_mb_per_school(sources) * n_schools
 
     questions = [(embedder.embed([item.question])[0], *query_tokens(item.question)) for item in items]
+    expansion_weight = RetrievalSettings().expansion_weight
     total_ms, dense_ms, lexical_ms = [], [], []
     warm = 100
     for q in range(warm + SCALE_QUERIES):
@@ -254,7 +255,7 @@ def _scale(n_schools: int, items: list[EvalItem], directory: SchoolDirectory, st
         t1 = time.perf_counter()
         lex = lex_index.scores(base)
         if extra:
-            lex = lex + 0.5 * lex_index.scores(extra)
+            lex = lex + expansion_weight * lex_index.scores(extra)
         t2 = time.perf_counter()
         fused = d + lex / (float(lex.max()) or 1.0)
         np.argsort(-fused, kind="stable")[:5]

@@ -92,7 +92,7 @@ EXPANSIONS: dict[str, tuple[str, ...]] = {
 _PERSON_CUES: dict[str, tuple[str, ...]] = {
     "headteacher": ("headteacher", "head", "principal"),
     "dsl": ("dsl", "designated", "safeguarding", "protection"),
-    "online_safety_lead": ("online", "esafety", "e-safety", "coordinator", "co-ordinator", "lead"),
+    "online_safety_lead": ("online", "esafety", "e-safety", "coordinator", "co-ordinator"),
     "governor": ("governor", "governing"),
     "data_protection_officer": ("dpo", "data", "gdpr"),
 }
@@ -163,7 +163,7 @@ class RetrievalSettings:
     role_penalty: float = 0.075  # taken off a passage written for another group (e.g. staff rules, asked by a pupil)
     table_role_penalty: float = 0.10  # a table row states one group's rule exactly, so mismatch counts more
     role_words: bool = False
-    person_boost: float = 0.3  # "who is the DSL?": passages naming that person
+    person_boost: float = 10.0  # "who is the DSL?": passages naming that person come before ones naming the post
     mode: str = "hybrid"  # hybrid | dense | lexical
 
 
@@ -208,9 +208,8 @@ class Retriever:
         if n == 0 or not question.strip():
             return []
         cfg = self.settings
-        dense = np.zeros(n, dtype=np.float32)
-        if cfg.mode != "lexical":
-            dense = index.dense.scores(self.embedder.embed([question])[0])
+        # Dense similarity is computed in every mode: even BM25-only ranking reports it for the abstention rule.
+        dense = index.dense.scores(self.embedder.embed([question])[0])
         base, extra = query_tokens(question)
         if cfg.role_words and role != "any":
             # Asking as a pupil is like saying "pupils" in the question: lexical evidence for pupils' rules.
@@ -234,13 +233,14 @@ class Retriever:
         order = np.argsort(-fused, kind="stable")[:k]
         return [SearchHit(index.passages[i], float(fused[i]), float(dense[i]), float(lexical[i])) for i in order]
 
-    def _person_boost(self, school: str, question: str, passages: Sequence[PolicyPassage]) -> np.ndarray:
-        """For "who is the ...?" questions, lift passages that name the person the profile holds for that role."""
-        boost = np.zeros(len(passages))
+    def people_asked_about(self, school: str, question: str) -> list[str]:
+        """For "who is the ...?" questions, the names the school's profile holds for the post asked about."""
         text = normalise_query(question)
-        if not re.search(r"\bwho\b", text):
-            return boost
-        asked = set(lemmas(text)) | set(text.split())
+        # Only identity questions ("who is the DSL?", "who's our head teacher"), not "who checks devices?".
+        match = re.match(r"^(?:so |and |please )?who (?:is|are|was) (?:the |our |my |your )?(.+?)[\s?.!]*$", text)
+        if not match or len(lemmas(match[1])) > 5:
+            return []
+        asked = set(lemmas(match[1])) | set(match[1].split())
         profile = self.schools.get(school)
         names: list[str] = []
         for field_name, cues in _PERSON_CUES.items():
@@ -253,7 +253,12 @@ class Retriever:
                 names.append(value)
             elif value is not None and value.name:
                 names.append(value.name)
-        for name in names:
+        return names
+
+    def _person_boost(self, school: str, question: str, passages: Sequence[PolicyPassage]) -> np.ndarray:
+        """Lift passages that name the person asked about, so "who is the DSL?" quotes where they are named."""
+        boost = np.zeros(len(passages))
+        for name in self.people_asked_about(school, question):
             for i, passage in enumerate(passages):
                 if name.lower() in passage.text.lower():
                     boost[i] = self.settings.person_boost
