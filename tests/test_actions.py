@@ -1,0 +1,155 @@
+"""The Rasa actions, run as the action server runs them: a Tracker in, events and messages out."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services
+from actions.action_answer_followup import ActionAnswerFollowup
+from actions.action_answer_policy_question import ActionAnswerPolicyQuestion
+from actions.action_compare_schools import ActionCompareSchools
+from actions.action_record_feedback import ActionRecordFeedback
+from actions.action_session_start import ActionSessionStart
+from actions.action_set_role import ActionSetRole
+from actions.action_set_school import ActionSetSchool
+from actions.action_who_is import ActionWhoIs
+
+
+@pytest.fixture(autouse=True)
+def action_env(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Point the action server's services at the tiny schools, a fake embedder and a throwaway database."""
+    monkeypatch.setenv("POLICYBOT_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("POLICYBOT_EMBEDDING_MODEL", "fake")
+    monkeypatch.setenv("POLICYBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'policybot.db'}")
+    for cached in (services.schools, services.assistant, services.feedback):
+        cached.cache_clear()
+    yield
+    for cached in (services.schools, services.assistant, services.feedback):
+        cached.cache_clear()
+
+
+def tracker(text: str = "", slots: dict[str, Any] | None = None, intent: str = "ask_policy",
+            entities: list[dict[str, Any]] | None = None) -> Tracker:
+    return Tracker("test-user", slots or {}, {"text": text, "intent": {"name": intent, "confidence": 1.0},
+                                             "entities": entities or []}, [], False, None, None, "action_listen")
+
+
+def run(action: Action, state: Tracker) -> tuple[list[dict[str, Any]], CollectingDispatcher]:
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, state, {}))
+    return events, dispatcher
+
+
+def slot(events: list[dict[str, Any]], name: str) -> Any:
+    values = [e["value"] for e in events if e.get("event") == "slot" and e.get("name") == name]
+    assert values, f"no SlotSet for {name}"
+    return values[-1]
+
+
+def test_policy_question_is_answered_from_the_school_with_feedback_buttons() -> None:
+    """A pupil at Alder gets Alder's rule, cited, with 'was this helpful?' buttons, and the question is kept."""
+    events, dispatcher = run(ActionAnswerPolicyQuestion(),
+                             tracker("can I use my phone in lessons?", {"school": "alder", "role": "pupil"}))
+    message = dispatcher.messages[0]
+    assert "allowed with staff permission" in message["text"]
+    assert "Alder Primary School" in message["text"]
+    assert [b["payload"] for b in message["buttons"]] == ["/feedback_positive", "/feedback_negative"]
+    assert slot(events, "last_question") == "can I use my phone in lessons?"
+    assert slot(events, "pending_question") is None
+    assert isinstance(slot(events, "last_question_id"), int)
+
+
+def test_question_without_a_school_asks_for_it_and_keeps_the_question() -> None:
+    """No school yet: ask with buttons (utter_ask_school) and remember the question for afterwards."""
+    events, dispatcher = run(ActionAnswerPolicyQuestion(), tracker("can I bring my phone?"))
+    assert dispatcher.messages[0]["response"] == "utter_ask_school"
+    assert events == [SlotSet("pending_question", "can I bring my phone?")]
+
+
+def test_choosing_a_school_by_alias_answers_the_waiting_question() -> None:
+    """'alder primary' is Alder; with the role known, the pending question is answered straight away."""
+    state = tracker("alder primary", {"role": "pupil", "pending_question": "can I use my phone in lessons?"},
+                    intent="inform_school", entities=[{"entity": "school", "value": "alder primary"}])
+    events, dispatcher = run(ActionSetSchool(), state)
+    assert slot(events, "school") == "alder"
+    assert "allowed with staff permission" in dispatcher.messages[-1]["text"]
+
+
+def test_unknown_school_is_refused_kindly_and_asked_again() -> None:
+    """A school we do not serve is not stored; the person is shown the choices again."""
+    events, dispatcher = run(ActionSetSchool(), tracker("hogwarts", intent="inform_school",
+                                                        entities=[{"entity": "school", "value": "hogwarts"}]))
+    assert slot(events, "school") is None
+    assert dispatcher.messages[0]["text"].startswith("Sorry, I don't know that school yet.")
+    assert dispatcher.messages[1]["response"] == "utter_ask_school"
+
+
+def test_setting_the_role_answers_the_pending_question_for_that_role() -> None:
+    """'I work here' (role staff) answers the waiting phone question with the staff rule."""
+    state = tracker("I'm a teacher", {"school": "alder", "pending_question": "can I use my phone in lessons?"},
+                    intent="inform_role", entities=[{"entity": "role", "value": "teacher"}])
+    events, dispatcher = run(ActionSetRole(), state)
+    assert slot(events, "role") == "staff"
+    assert "Staff & other adults" in dispatcher.messages[-1]["text"]
+
+
+def test_followup_about_staff_reuses_the_previous_question() -> None:
+    """After a pupil's phone question, 'what about staff?' answers the same question for staff."""
+    state = tracker("what about staff?", {"school": "alder", "role": "pupil",
+                                          "last_question": "can I use my phone in lessons?"},
+                    intent="followup", entities=[{"entity": "role", "value": "staff"}])
+    events, dispatcher = run(ActionAnswerFollowup(), state)
+    assert "Staff & other adults — use of mobile phones in lessons" in dispatcher.messages[0]["text"]
+    assert slot(events, "last_question") == "can I use my phone in lessons?"
+
+
+def test_session_start_takes_school_and_role_from_channel_metadata() -> None:
+    """Metadata {"school": "birch", "role": "student"} fills the slots before the first message."""
+    state = tracker(slots={"session_started_metadata": {"school": "birch", "role": "student"}})
+    events, _ = run(ActionSessionStart(), state)
+    assert events[0]["event"] == "session_started" and events[-1]["name"] == "action_listen"
+    assert slot(events, "school") == "birch" and slot(events, "role") == "pupil"
+
+
+def test_session_start_ignores_an_unknown_school_in_metadata() -> None:
+    """A slug we do not know is not stored, so the assistant asks instead of answering from nowhere."""
+    events, _ = run(ActionSessionStart(), tracker(slots={"session_started_metadata": {"school": "nowhere"}}))
+    assert not [e for e in events if e.get("name") == "school"]
+
+
+def test_negative_feedback_is_recorded_and_names_who_to_ask() -> None:
+    """👎 marks the last question unhelpful for the report and points to the school's contact."""
+    events, _ = run(ActionAnswerPolicyQuestion(), tracker("can I use my phone in lessons?",
+                                                          {"school": "alder", "role": "pupil"}))
+    question_id = slot(events, "last_question_id")
+    _, dispatcher = run(ActionRecordFeedback(), tracker("/feedback_negative", {"school": "alder",
+                                                        "last_question_id": question_id},
+                                                        intent="feedback_negative"))
+    assert "Jane Hollis (Online Safety Lead)" in dispatcher.messages[0]["text"]
+    assert [(g.question, g.reason) for g in services.feedback().gaps("alder")] == [
+        ("can I use my phone in lessons?", "not helpful")]
+
+
+def test_who_is_the_dsl_comes_from_the_profile() -> None:
+    """'who is the DSL?' at Birch names Birch's DSL."""
+    _, dispatcher = run(ActionWhoIs(), tracker("who is the dsl", {"school": "birch"}, intent="who_is",
+                                               entities=[{"entity": "post", "value": "dsl"}]))
+    assert dispatcher.messages[0]["text"].startswith("The Designated Safeguarding Lead at Birch is Tom Reed.")
+
+
+def test_school_comparison_is_only_for_trust_staff() -> None:
+    """Without the trust flag the comparison is refused; with it, each school answers in its own words."""
+    _, refused = run(ActionCompareSchools(), tracker("how do our schools differ on phones?", {"school": "alder"},
+                                                     intent="compare_schools"))
+    assert refused.messages[0]["text"].startswith("Comparing schools is only for trust staff.")
+    _, compared = run(ActionCompareSchools(), tracker("how do our schools differ on phones?",
+                                                      {"school": "alder", "trust_staff": True},
+                                                      intent="compare_schools"))
+    assert [m["text"].split("\n")[0] for m in compared.messages] == ["**Alder Primary School**", "**Birch Academy**"]
