@@ -21,7 +21,7 @@ PYTHON    ?= $(shell command -v python3.11 || command -v python3)
 # The stamp is named after the lock and pyproject contents: same files -> nothing to do; changed -> reinstall.
 STAMP     := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: help install index test eval bench run clean distclean
+.PHONY: help install index test eval bench run train train-ci validate test-stories serve shell clean distclean
 
 help:
 	@echo "make run        set everything up (venv from the lock, index) and chat in the terminal"
@@ -64,6 +64,37 @@ bench: install index
 # replaces this target's command in a later issue.
 run: install index
 	$(POLICYBOT) chat
+
+# ---------------------------------------------------------------------------------------------- Rasa
+RASA      := $(VENV)/bin/rasa
+RASA_DATA := data/nlu data/rules data/stories
+RASA_IN   := domain $(RASA_DATA) config.yml
+
+validate: install
+	$(RASA) data validate --domain domain --data $(RASA_DATA) --config config.yml
+
+# Rasa itself skips training when the data, domain and config fingerprint is unchanged.
+train: install
+	$(RASA) train --domain domain --data $(RASA_DATA) --config config.yml --out models --fixed-model-name policybot
+
+# A CI-sized model (fewer epochs) for the story tests; the same data and pipeline.
+artifacts/config-ci.yml: config.yml
+	@mkdir -p artifacts
+	sed -E 's/epochs: [0-9]+/epochs: 25/' config.yml > $@
+
+train-ci: install artifacts/config-ci.yml
+	$(RASA) train --domain domain --data $(RASA_DATA) --config artifacts/config-ci.yml --out artifacts/models-ci \
+	  --fixed-model-name policybot-ci
+
+test-stories: train-ci
+	$(RASA) test core --stories tests/test_stories.yml --model artifacts/models-ci/policybot-ci.tar.gz \
+	  --fail-on-prediction-errors --out artifacts/results-core
+
+serve: install index train
+	scripts/serve.sh
+
+shell: install
+	$(RASA) shell --model models/policybot.tar.gz --endpoints endpoints.yml
 
 clean:
 	rm -rf artifacts/

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Start the action server and the Rasa server (REST channel, SQLite tracker store) and stop both on Ctrl-C.
+# Called by `make run`; assumes `make install index train` already ran. Ports: RASA_PORT (5005), ACTIONS_PORT (5055).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RASA_PORT="${RASA_PORT:-5005}"
+ACTIONS_PORT="${ACTIONS_PORT:-5055}"
+MODEL="${MODEL:-models/policybot.tar.gz}"
+mkdir -p artifacts/rasa logs
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "stopped the assistant"
+}
+trap stop INT TERM EXIT
+
+.venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" >logs/actions.log 2>&1 &
+pids+=($!)
+.venv/bin/rasa run --enable-api --port "$RASA_PORT" --model "$MODEL" --credentials credentials.yml \
+  --endpoints endpoints.yml --cors "http://localhost:$RASA_PORT" >logs/rasa.log 2>&1 &
+pids+=($!)
+
+echo "starting (logs in logs/rasa.log and logs/actions.log) ..."
+for _ in $(seq 1 180); do
+  if curl -sf "http://localhost:$RASA_PORT/status" >/dev/null 2>&1 \
+     && curl -sf "http://localhost:$ACTIONS_PORT/health" >/dev/null 2>&1; then
+    cat <<MSG
+The assistant is running.
+  Chat over REST:  curl -s localhost:$RASA_PORT/webhooks/rest/webhook \\
+                     -d '{"sender":"me","message":"can I use my phone in lessons?","metadata":{"school":"ken-stimpson","role":"pupil"}}'
+  Terminal chat:   make shell      (in another terminal)
+Press Ctrl-C to stop.
+MSG
+    wait -n "${pids[@]}"
+    echo "a server stopped unexpectedly; see logs/" >&2
+    exit 1
+  fi
+  for pid in "${pids[@]}"; do
+    kill -0 "$pid" 2>/dev/null || { echo "a server failed to start; see logs/" >&2; tail -20 logs/rasa.log logs/actions.log >&2; exit 1; }
+  done
+  sleep 1
+done
+echo "the servers did not become ready in 180 s; see logs/" >&2
+exit 1
