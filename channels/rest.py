@@ -1,0 +1,34 @@
+"""The REST channel, with one guarantee added: every message gets a reply.
+
+If the action server is down, Rasa logs the failed custom action and sends nothing back, which leaves a pupil
+staring at silence. This channel notices an empty reply and sends a kind one that says who to ask instead.
+Registered in credentials.yml as `channels.rest.GuardedRestInput`; its URL stays /webhooks/rest/webhook.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint
+
+# Same words as the domain's utter_action_server_down: a channel cannot render domain responses itself.
+NO_REPLY_TEXT = ("I can't look that up right now. Please ask a teacher or the school office — and if you're "
+                 "worried about anything, talk to a trusted adult or call Childline on 0800 1111.")
+
+
+class GuardedRestInput(RestInput):
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        async def reply_at_least_once(message: UserMessage) -> None:
+            await on_new_message(message)
+            output = message.output_channel
+            # Exactly the collecting channel: the streaming QueueOutputChannel cannot be peeked at.
+            if type(output) is CollectingOutputChannel and not output.messages:
+                await output.send_text_message(message.sender_id, NO_REPLY_TEXT)
+
+        return super().blueprint(reply_at_least_once)
