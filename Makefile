@@ -21,11 +21,12 @@ PYTHON    ?= $(shell command -v python3.11 || command -v python3)
 # The stamp is named after the lock and pyproject contents: same files -> nothing to do; changed -> reinstall.
 STAMP     := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: help install index test eval bench run train train-ci validate test-stories serve shell clean distclean
+.PHONY: help install index test eval bench run chat train train-ci validate test-stories serve shell clean distclean
 
 help:
-	@echo "make run        set everything up (venv from the lock, index) and chat in the terminal"
-	@echo "make test       install, then run the unit tests"
+	@echo "make run        set everything up (venv, index, Rasa model) and start the assistant on localhost:5005"
+	@echo "make shell      chat with the running assistant's model in the terminal; make chat: retrieval core only"
+	@echo "make test       install, then unit tests, Rasa validation + story tests, end-to-end REST tests"
 	@echo "make eval       evidence@1/@3, abstention accuracy, wrong-school citations on the dev set"
 	@echo "make bench      BM25 vs dense vs fused quality, latency, index build time, scale test"
 	@echo "make index      build the per-school indexes that are missing or stale"
@@ -51,8 +52,10 @@ $(STAMP):
 index: install
 	$(POLICYBOT) build-index
 
-test: install
-	$(PY) -m pytest -q
+# Unit tests, Rasa data validation, story tests on a CI-sized model, then the end-to-end tests that start the real
+# Rasa server and action server with that model (one pytest run, so one summary line).
+test: install index validate test-stories
+	POLICYBOT_E2E_MODEL=artifacts/models-ci/policybot-ci.tar.gz $(PY) -m pytest -q
 
 eval: install index
 	$(POLICYBOT) eval
@@ -60,9 +63,11 @@ eval: install index
 bench: install index
 	$(POLICYBOT) bench
 
-# A terminal chat over the retrieval core. The Rasa assistant (rasa train / rasa run + action server)
-# replaces this target's command in a later issue.
-run: install index
+# The assistant: action server + Rasa server (REST channel, SQLite tracker store). Ctrl-C stops both.
+run: serve
+
+# A terminal chat straight over the retrieval core, without Rasa.
+chat: install index
 	$(POLICYBOT) chat
 
 # ---------------------------------------------------------------------------------------------- Rasa
