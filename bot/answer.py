@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 from datetime import date
 
-from bot.retrieval import EXPANSIONS, Retriever, SearchHit, canonical_role, query_tokens
+from bot.retrieval import EXPANSIONS, Retriever, SearchHit, canonical_role, query_tokens, roles_served
 from bot.schools import SchoolProfile, format_partial_date
 from bot.text import clean, lemmas, normalise_query, sentence_spans
 
@@ -138,7 +138,7 @@ class PolicyAssistant:
         top = hits[0]
         names = self.retriever.people_asked_about(profile.slug, question)
         lines = [lead_sentence(question, top.text, names), cite_line(profile, top)]
-        if role != "any" and top.passage.audience and not ({role, "pupil"} if role == "parent" else {role}) & top.passage.audience:
+        if role != "any" and top.passage.audience and not roles_served(role) & top.passage.audience:
             lines.append(f"(This part of the policy is written for {_audience_words(top.passage.audience)}.)")
         if len(hits) > 1 and hits[1].score >= 0.85 * top.score and hits[1].section != top.section:
             lines.append(f"See also ({hits[1].section}): {hits[1].text}")

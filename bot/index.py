@@ -135,11 +135,11 @@ class IndexStore:
         changed = [key for key, value in expected.items() if saved.get(key) != value]
         return f"stale: {', '.join(changed)} changed" if changed else "ok"
 
-    def build(self, profile: SchoolProfile, embedder: Embedder,
-              on_batch: Callable[[int], None] | None = None) -> SchoolIndex:
-        """Ingest, embed and save one school's index (replacing any old one atomically)."""
-        source = profile.policy_path.read_text(encoding="utf-8")
-        passages = ingest(profile.slug, source)
+    def build(self, profile: SchoolProfile, embedder: Embedder, on_batch: Callable[[int], None] | None = None,
+              passages: list[PolicyPassage] | None = None) -> SchoolIndex:
+        """Ingest (unless `passages` are given), embed and save one school's index, replacing any old one."""
+        if passages is None:
+            passages = ingest(profile.slug, profile.policy_path.read_text(encoding="utf-8"))
         texts = [p.embedding_text() for p in passages]
         vectors_parts = []
         for start in range(0, len(texts), 64):
@@ -184,13 +184,15 @@ class IndexStore:
         results = [(p.slug, "up to date") for p in profiles if p not in todo]
         if not todo:
             return results
-        total = sum(len(ingest(p.slug, p.policy_path.read_text(encoding="utf-8"))) for p in todo)
+        # Ingest first so the progress bar knows the total; build() then reuses these passages.
+        ingested = {p.slug: ingest(p.slug, p.policy_path.read_text(encoding="utf-8")) for p in todo}
         from tqdm import tqdm
 
-        with tqdm(total=total, desc="embedding passages", unit="passage", disable=not progress) as bar:
+        with tqdm(total=sum(map(len, ingested.values())), desc="embedding passages", unit="passage",
+                  disable=not progress) as bar:
             for profile in todo:
                 bar.set_postfix_str(profile.slug)
-                index = self.build(profile, embedder, on_batch=bar.update)
+                index = self.build(profile, embedder, on_batch=bar.update, passages=ingested[profile.slug])
                 results.append((profile.slug, f"built ({len(index.passages)} passages)"))
         self._write_summary(profiles, embedder)
         return sorted(results)

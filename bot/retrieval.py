@@ -102,6 +102,12 @@ _ROLE_WORDS = {"pupil": ["pupil", "student"], "staff": ["staff", "member"], "par
                "governor": ["governor"], "visitor": ["visitor"]}
 
 
+def roles_served(role: str) -> set[str]:
+    """The passage audiences that answer someone asking as `role`: a parent asking about their child wants the
+    pupils' rules too."""
+    return {role, "pupil"} if role == "parent" else {role}
+
+
 def canonical_role(role: str | None) -> str:
     """Map user-facing role words ('student', 'TA', 'carer') to the roles passages are tagged with."""
     if role is not None and not isinstance(role, str):
@@ -271,7 +277,7 @@ class Retriever:
         """
         if role == "any" or not len(fused):
             return fused
-        wanted = {role, "pupil"} if role == "parent" else {role}
+        wanted = roles_served(role)
         scale = float(np.max(fused)) or 1.0
         adjust = np.zeros_like(fused)
         for i, passage in enumerate(passages):
