@@ -140,8 +140,10 @@ class PolicyAssistant:
         lines = [lead_sentence(question, top.text, names), cite_line(profile, top)]
         if role != "any" and top.passage.audience and not roles_served(role) & top.passage.audience:
             lines.append(f"(This part of the policy is written for {_audience_words(top.passage.audience)}.)")
-        if len(hits) > 1 and hits[1].score >= 0.85 * top.score and hits[1].section != top.section:
-            lines.append(f"See also ({hits[1].section}): {hits[1].text}")
+        second = hits[1] if len(hits) > 1 else None
+        if (second and second.score >= 0.85 * top.score and second.section != top.section
+                and (role == "any" or not second.passage.audience or roles_served(role) & second.passage.audience)):
+            lines.append(f"See also ({second.section}): {lead_sentence(question, second.text, names)}")
         note = review_note(profile, self.today)
         if note:
             lines.append(note)
