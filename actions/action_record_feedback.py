@@ -17,7 +17,8 @@ class ActionRecordFeedback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:
-        helpful = tracker.latest_message.get("intent", {}).get("name") == "feedback_positive"
+        # A typed "yes" straight after an answer counts as 👍 (data/rules/feedback.yml routes it here).
+        helpful = tracker.latest_message.get("intent", {}).get("name") in {"feedback_positive", "affirm"}
         question_id = tracker.get_slot("last_question_id")
         if question_id is not None:
             services.feedback().record_feedback(int(question_id), helpful)

@@ -153,3 +153,13 @@ def test_school_comparison_is_only_for_trust_staff() -> None:
                                                       {"school": "alder", "trust_staff": True},
                                                       intent="compare_schools"))
     assert [m["text"].split("\n")[0] for m in compared.messages] == ["**Alder Primary School**", "**Birch Academy**"]
+
+
+def test_a_typed_yes_after_an_answer_counts_as_helpful() -> None:
+    """'yes' (affirm) right after an answer is thanks, not a complaint, and leaves no gap in the report."""
+    events, _ = run(ActionAnswerPolicyQuestion(), tracker("can I use my phone in lessons?",
+                                                          {"school": "alder", "role": "pupil"}))
+    _, dispatcher = run(ActionRecordFeedback(), tracker("yes", {"school": "alder", "last_question_id":
+                                                                slot(events, "last_question_id")}, intent="affirm"))
+    assert dispatcher.messages[0]["text"] == "Great, thanks for letting me know!"
+    assert services.feedback().gaps("alder") == []
