@@ -202,7 +202,7 @@ def _key_value_statements(grid, school, section, caption) -> list[PolicyPassage]
         for key, value in zip(filled[0::2], filled[1::2] + [""] * (len(filled) % 2)):
             joiner = " " if re.search(r"[:?]$", key) else ": "
             pairs.append(f"{key}{joiner}{value}".strip())
-        text = " ".join(p if re.search(r"[.:;!?]$", p) or i == len(pairs) - 1 else p for i, p in enumerate(pairs))
+        text = " ".join(pairs)
         passages.append(PolicyPassage(school, section, text, start, end, "table_row",
                                       audience_of(" ".join(section[-1:])), caption))
     return passages
@@ -371,7 +371,7 @@ def ingest(school: str, source: str) -> list[PolicyPassage]:
             flush_table()
             last_text_line_open = False
             continue
-        if "\t" in line and len([c for c in line.split("\t") if c.strip()]) >= 1 and line.count("\t") >= 1:
+        if "\t" in line:
             flush_block()
             table.append((offset, offset + len(line), line))
             just_headed = False
