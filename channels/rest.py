@@ -1,4 +1,4 @@
-"""The REST channel, with one guarantee added: every message gets a reply.
+"""The REST channel, with two guarantees added: every message gets a reply, and an over-long one a kind refusal.
 
 If the action server is down, Rasa logs the failed custom action and sends nothing back, which leaves a pupil
 staring at silence. This channel notices an empty reply and sends a kind one that says who to ask instead.
@@ -13,7 +13,11 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint
 
+from bot.answer import MAX_QUESTION_CHARS
+
 # Same words as the domain's utter_action_server_down: a channel cannot render domain responses itself.
+TOO_LONG_TEXT = (f"That's a very long message! Could you ask your question in fewer words "
+                 f"(under {MAX_QUESTION_CHARS:,} characters)?")
 NO_REPLY_TEXT = ("I can't look that up right now. Please ask a teacher or the school office — and if you're "
                  "worried about anything, talk to a trusted adult or call Childline on 0800 1111.")
 
@@ -25,6 +29,10 @@ class GuardedRestInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         async def reply_at_least_once(message: UserMessage) -> None:
+            # A huge message is answered here, before NLU spends time on it (and misreads it).
+            if message.text and len(message.text) > MAX_QUESTION_CHARS:
+                await message.output_channel.send_text_message(message.sender_id, TOO_LONG_TEXT)
+                return
             await on_new_message(message)
             output = message.output_channel
             # Exactly the collecting channel: the streaming QueueOutputChannel cannot be peeked at.
