@@ -38,6 +38,7 @@ _LEAD_IN_VERBS = re.compile(
     r"\b(is|are|will|should|must|shall|can|may|ensure|ensuring|include|including|that|our school|we|this)\b", re.I
 )
 _INLINE_BULLET = re.compile(r"\s+•\s+")
+_SENTENCE_END = re.compile(r"[.!?:;]\s*$")
 
 
 @dataclass(frozen=True)
@@ -238,7 +239,7 @@ def _matrix_statements(grid, first_data: int, school, section, caption) -> list[
     # Label columns hold text in data rows; everything after them holds marks.
     label_cols = 0
     while label_cols < width and any(
-        j < len(c) and c[j] and not _is_mark(c[j]) for _, _, c in data for j in [label_cols]
+        label_cols < len(c) and c[label_cols] and not _is_mark(c[label_cols]) for _, _, c in data
     ):
         label_cols += 1
     label_cols = max(label_cols, 1)
@@ -253,7 +254,8 @@ def _matrix_statements(grid, first_data: int, school, section, caption) -> list[
     for start, end, cells in data:
         cells = cells + [""] * (width - len(cells))
         labels = cells[:label_cols]
-        if label_cols > 1 and labels[0] and not any(labels[1:]):
+        merged = label_cols > 1 and bool(labels[0]) and not any(labels[1:])
+        if merged:
             # A merged label cell spanning the label columns came out as one cell: realign the marks.
             cells = labels[:1] + [""] * (label_cols - 1) + cells[1:]
             cells = cells[:width] + [""] * (width - len(cells))
@@ -266,10 +268,7 @@ def _matrix_statements(grid, first_data: int, school, section, caption) -> list[
             label = labels[0]
         if not label:
             continue
-        if label_cols > 1 and category and not (labels[0] and not any(labels[1:])):
-            full_label = f"{category} {label}"
-        else:
-            full_label = label
+        full_label = f"{category} {label}" if label_cols > 1 and category and not merged else label
         by_group: dict[str, list[str]] = {}
         for j in range(label_cols, width):
             mark = cells[j].strip()
@@ -381,7 +380,7 @@ def ingest(school: str, source: str) -> list[PolicyPassage]:
         bullet = _BULLET.match(line)
         if block is not None and not bullet and last_text_line_open and not _MD_HEADING.match(stripped):
             block.raw += "\n" + line
-            last_text_line_open = not re.search(r"[.!?:;]\s*$", clean(line))
+            last_text_line_open = not _SENTENCE_END.search(clean(line))
             continue
         heading = None if bullet else _heading(line, numbered_depth())
         if heading:
@@ -408,15 +407,12 @@ def ingest(school: str, source: str) -> list[PolicyPassage]:
                 block.absorbs_children = True
                 block.raw += "\n" + line  # sub-items of "Surveys/questionnaires of" belong to their parent
             else:
-                context = lead_in
-                if block is not None and block.kind == "bullet" and indent > block.indent:
-                    context = clean(block.raw)
-                    parent_indent = block.indent
-                else:
-                    parent_indent = indent
+                # A deeper item under a complete one is its own passage, read in the light of its parent.
+                nested = block is not None and block.kind == "bullet" and indent > block.indent
+                context = clean(block.raw) if nested else lead_in
                 flush_block()
                 block = _Block(body_start, body, "bullet", indent, context)
-            last_text_line_open = not re.search(r"[.!?:;]\s*$", clean(line))
+            last_text_line_open = not _SENTENCE_END.search(clean(line))
             continue
         # A plain paragraph line.
         flush_block()
@@ -431,15 +427,16 @@ def ingest(school: str, source: str) -> list[PolicyPassage]:
             cursor = offset
             for piece in pieces:
                 at = source.index(piece, cursor)
-                passages.extend(_split_long(school, section(), piece.lstrip("•- "), at + (len(piece) - len(piece.lstrip("•- "))),
-                                            "bullet", audience_of(" ".join(section()[-1:])), lead_in))
+                body = piece.lstrip("•- ")
+                passages.extend(_split_long(school, section(), body, at + len(piece) - len(body), "bullet",
+                                            audience_of(" ".join(section()[-1:])), lead_in))
                 cursor = at + len(piece)
             last_text_line_open = False
             continue
         # Keep trailing spaces: `raw` must stay an exact slice of the source for the offsets to hold.
         block = _Block(offset + (len(line) - len(line.lstrip())), line.lstrip(), "paragraph", number=number)
         lead_in = text if text.endswith(":") else ""
-        last_text_line_open = not re.search(r"[.!?:;]\s*$", text)
+        last_text_line_open = not _SENTENCE_END.search(text)
     flush_block()
     flush_table()
     return group_lists([p for p in passages if p.text])
