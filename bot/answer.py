@@ -104,12 +104,13 @@ class PolicyAssistant:
         profile = self.validate(school, question)
         role = canonical_role(role)
         hits = self.retriever.retrieve(school, question, role, k=max(k, 3))
-        confidence, covered = self.coverage(school, question, hits)
+        names = self.retriever.people_asked_about(school, question)
+        confidence, covered = self.coverage(school, question, hits, names)
         if not covered:
             return Answer(school, question, role, self._abstain_text(profile), True, (), confidence)
         citations = tuple(Citation.from_hit(h) for h in hits[:k])
-        return Answer(school, question, role, self._answer_text(profile, question, role, hits), False, citations,
-                      confidence)
+        return Answer(school, question, role, self._answer_text(profile, question, role, hits, names), False,
+                      citations, confidence)
 
     def evidence_strength(self, school: str, question: str, hits: list[SearchHit]) -> tuple[float, bool]:
         """(best cosine among the hits, whether most of the question's distinctive words are absent from the
@@ -124,25 +125,25 @@ class PolicyAssistant:
         mostly_unseen = bool(distinctive) and len(unseen) / len(distinctive) >= self.rule.unseen_fraction
         return best, mostly_unseen
 
-    def coverage(self, school: str, question: str, hits: list[SearchHit]) -> tuple[float, bool]:
-        """(best cosine, whether the policy covers the question)."""
+    def coverage(self, school: str, question: str, hits: list[SearchHit],
+                 names: Sequence[str] = ()) -> tuple[float, bool]:
+        """(best cosine, whether the policy covers the question); `names` are the people a "who is" asks for."""
         best, mostly_unseen = self.evidence_strength(school, question, hits)
-        names = self.retriever.people_asked_about(school, question)
         if any(name.lower() in hit.text.lower() for name in names for hit in hits[:1]):
             return best, True  # "who is the DSL?" and the top passage names the person the profile holds
         return best, self.rule.covers(best, mostly_unseen)
 
     # ------------------------------------------------------------------------------------------ templates
 
-    def _answer_text(self, profile: SchoolProfile, question: str, role: str, hits: list[SearchHit]) -> str:
+    def _answer_text(self, profile: SchoolProfile, question: str, role: str, hits: list[SearchHit],
+                     names: Sequence[str]) -> str:
         top = hits[0]
-        names = self.retriever.people_asked_about(profile.slug, question)
         lines = [lead_sentence(question, top.text, names), cite_line(profile, top)]
-        if role != "any" and top.passage.audience and not roles_served(role) & top.passage.audience:
+        if not _serves(role, top.passage.audience):
             lines.append(f"(This part of the policy is written for {_audience_words(top.passage.audience)}.)")
         second = hits[1] if len(hits) > 1 else None
         if (second and second.score >= 0.85 * top.score and second.section != top.section
-                and (role == "any" or not second.passage.audience or roles_served(role) & second.passage.audience)):
+                and _serves(role, second.passage.audience)):
             lines.append(f"See also ({second.section}): {lead_sentence(question, second.text, names)}")
         note = review_note(profile, self.today)
         if note:
@@ -157,6 +158,11 @@ class PolicyAssistant:
 
 _AUDIENCE_NAMES = {"pupil": "pupils", "staff": "staff", "parent": "parents and carers", "governor": "governors",
                    "visitor": "visitors"}
+
+
+def _serves(role: str, audience: frozenset[str]) -> bool:
+    """Whether a passage written for `audience` (empty = everyone) answers someone asking as `role`."""
+    return role == "any" or not audience or bool(roles_served(role) & audience)
 
 
 def _audience_words(audience: frozenset[str]) -> str:
