@@ -21,7 +21,7 @@ PYTHON    ?= $(shell command -v python3.11 || command -v python3)
 # The stamp is named after the lock and pyproject contents: same files -> nothing to do; changed -> reinstall.
 STAMP     := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: help install index test eval bench run chat train train-ci validate test-stories serve shell clean distclean
+.PHONY: help install index test eval bench bench-e2e run chat train train-ci validate test-stories serve shell clean distclean
 
 help:
 	@echo "make run        set everything up (venv, index, Rasa model) and start the assistant on localhost:5005"
@@ -29,6 +29,7 @@ help:
 	@echo "make test       install, then unit tests, Rasa validation + story tests, end-to-end REST tests"
 	@echo "make eval       evidence@1/@3, abstention accuracy, wrong-school citations on the dev set"
 	@echo "make bench      BM25 vs dense vs fused quality, latency, index build time, scale test"
+	@echo "make bench-e2e  the whole assistant: train time, REST latency at 1 and 20 users, RSS, NLU cross-validation"
 	@echo "make index      build the per-school indexes that are missing or stale"
 	@echo "make install    create $(VENV) from $(LOCK) (does nothing if already up to date)"
 	@echo "make clean      remove artifacts/ (indexes); make distclean also removes $(VENV)"
@@ -62,6 +63,9 @@ eval: install index
 
 bench: install index
 	$(POLICYBOT) bench
+
+bench-e2e: install index
+	$(PY) -m bot.bench_e2e
 
 # The assistant: action server + Rasa server (REST channel, SQLite tracker store). Ctrl-C stops both.
 run: serve

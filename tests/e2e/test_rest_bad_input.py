@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import post_json
+from bot.servers import post_json
 
 pytestmark = pytest.mark.e2e
 

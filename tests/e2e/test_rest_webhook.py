@@ -7,7 +7,7 @@ import pytest
 from bot.answer import PolicyAssistant
 from bot.retrieval import Retriever
 from bot.schools import SchoolDirectory
-from tests.e2e.conftest import post_json
+from bot.servers import post_json
 
 pytestmark = pytest.mark.e2e
 
