@@ -7,13 +7,17 @@ Registered in credentials.yml as `channels.rest.GuardedRestInput`; its URL stays
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint
+from sanic.request import Request
 
 from bot.answer import MAX_QUESTION_CHARS
+
+logger = logging.getLogger(__name__)
 
 # Same words as the domain's utter_action_server_down: a channel cannot render domain responses itself.
 TOO_LONG_TEXT = (f"That's a very long message! Could you ask your question in fewer words "
@@ -22,18 +26,36 @@ NO_REPLY_TEXT = ("I can't look that up right now. Please ask a teacher or the sc
                  "worried about anything, talk to a trusted adult or call Childline on 0800 1111.")
 
 
+#: A client may send its own id for a message (top-level "message_id"), so that a retried request is recognised as
+#: the same message: a concern record is keyed by it and never written twice.
+MAX_MESSAGE_ID_CHARS = 128
+
+
 class GuardedRestInput(RestInput):
     @classmethod
     def name(cls) -> str:
         return "rest"
 
+    def get_metadata(self, request: Request) -> dict[str, Any] | None:
+        metadata = request.json.get("metadata")
+        metadata = dict(metadata) if isinstance(metadata, dict) else {}
+        message_id = request.json.get("message_id")
+        if isinstance(message_id, str) and 0 < len(message_id) <= MAX_MESSAGE_ID_CHARS:
+            metadata["message_id"] = message_id
+        return metadata or None
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         async def reply_at_least_once(message: UserMessage) -> None:
+            if message.metadata and message.metadata.get("message_id"):
+                message.message_id = message.metadata["message_id"]
             # A huge message is answered here, before NLU spends time on it (and misreads it).
             if message.text and len(message.text) > MAX_QUESTION_CHARS:
                 await message.output_channel.send_text_message(message.sender_id, TOO_LONG_TEXT)
                 return
-            await on_new_message(message)
+            try:
+                await on_new_message(message)
+            except Exception as error:  # noqa: BLE001 - Rasa would log the failure *with the message text*
+                logger.error("handling a REST message failed (%s); replied kindly", type(error).__name__)
             output = message.output_channel
             # Exactly the collecting channel: the streaming QueueOutputChannel cannot be peeked at.
             if type(output) is CollectingOutputChannel and not output.messages:
