@@ -11,6 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import services
 from actions.answering import answer_and_record, ask_for_missing_context
+from actions.handing_off import hand_off, screen_result
 
 
 class ActionSetSchool(Action):
@@ -26,6 +27,18 @@ class ActionSetSchool(Action):
             dispatcher.utter_message(response="utter_ask_school")
             return [SlotSet("school", None)]
         events: list[dict[str, Any]] = [SlotSet("school", school)]
+        pending_disclosure = tracker.get_slot("pending_disclosure")
+        if pending_disclosure:
+            # Someone told us something worrying before we knew their school: hand that message off first.
+            disclosed = next((event for event in reversed(tracker.events) if event.get("event") == "user"
+                              and event.get("message_id") == pending_disclosure), None)
+            if disclosed is not None:
+                message = {**(disclosed.get("parse_data") or {}), "text": disclosed.get("text"),
+                           "message_id": pending_disclosure, "input_channel": disclosed.get("input_channel")}
+                reference = hand_off(dispatcher, tracker, school, message,
+                                     screen_result(message))
+                events += [SlotSet("last_concern_reference", reference)]
+            return events + [SlotSet("pending_disclosure", None)]
         profile = services.schools().get(school)
         dispatcher.utter_message(text=f"Thanks — I'll answer from {profile.name}'s {profile.policy_title}.")
         role = tracker.get_slot("role")

@@ -7,6 +7,9 @@ from functools import lru_cache
 from bot.answer import PolicyAssistant
 from bot.feedback import FeedbackStore
 from bot.retrieval import Retriever
+from bot.safeguarding.desk import SafeguardingDesk
+from bot.safeguarding.notify import OutboxDelivery, OutboxWorker
+from bot.safeguarding.records import ConcernStore
 from bot.schools import SchoolDirectory
 
 HELPFUL_BUTTONS = [
@@ -42,3 +45,21 @@ def known_school(value: object) -> str | None:
         if text in profile.aliases or text == profile.name.lower() or text == profile.short_name.lower():
             return profile.slug
     return None
+
+
+@lru_cache(maxsize=1)
+def outbox_worker() -> OutboxWorker:
+    """The background thread that emails / posts DSL notifications; started with the first hand-off."""
+    worker = OutboxWorker(OutboxDelivery(concern_store()))
+    worker.start()
+    return worker
+
+
+@lru_cache(maxsize=1)
+def concern_store() -> ConcernStore:
+    return ConcernStore()
+
+
+@lru_cache(maxsize=1)
+def desk() -> SafeguardingDesk:
+    return SafeguardingDesk(concern_store(), schools(), outbox_worker())

@@ -1,0 +1,238 @@
+"""The safeguarding actions as the action server runs them: a disclosure is recorded, then the reply gives its
+reference; retries never duplicate; a dead store still gets the safe reply; the report form files a record."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services
+from actions.action_dsl_handoff import ActionDslHandoff
+from actions.action_pause_concern_report import ActionPauseConcernReport
+from actions.action_set_school import ActionSetSchool
+from actions.action_submit_concern import ActionSubmitConcern
+from actions.validate_concern_form import ValidateConcernForm
+from bot.safeguarding.records import ConcernStore
+
+CANARY = "zebra-canary-7731"
+DISCLOSURE = f"my stepdad hits me when mum is out {CANARY}"
+CACHED = (services.schools, services.assistant, services.feedback, services.concern_store, services.desk,
+          services.outbox_worker)
+
+
+@pytest.fixture(autouse=True)
+def action_env(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Tiny schools, a throwaway concern store, and readers/notification settings for them."""
+    config = tmp_path / "safeguarding.yml"
+    config.write_text("schools:\n  alder:\n    dsl_readers: [alder-dsl]\n    notify_email: [dsl@alder.example]\n"
+                      "  birch:\n    dsl_readers: [birch-dsl]\n", encoding="utf-8")
+    monkeypatch.setenv("POLICYBOT_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("POLICYBOT_EMBEDDING_MODEL", "fake")
+    monkeypatch.setenv("POLICYBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'policybot.db'}")
+    monkeypatch.setenv("POLICYBOT_CONCERNS_DATABASE_URL", f"sqlite:///{tmp_path / 'concerns.db'}")
+    monkeypatch.setenv("POLICYBOT_SAFEGUARDING_CONFIG", str(config))
+    monkeypatch.setenv("POLICYBOT_SMTP_PORT", "9")  # nothing listens: notifications stay pending, records stay
+    for cached in CACHED:
+        cached.cache_clear()
+    yield
+    if services.outbox_worker.cache_info().currsize:
+        services.outbox_worker().stop()
+    for cached in CACHED:
+        cached.cache_clear()
+
+
+def disclosure_tracker(text: str = DISCLOSURE, slots: dict[str, Any] | None = None, message_id: str = "m-1",
+                       urgency: str = "high", category: str = "physical_abuse",
+                       active_loop: str | None = None) -> Tracker:
+    message = {"text": text, "intent": {"name": "safeguarding_disclosure", "confidence": 1.0},
+               "entities": [{"entity": "urgency", "value": urgency},
+                            {"entity": "safeguarding_category", "value": category}],
+               "message_id": message_id, "input_channel": "rest"}
+    events = [{"event": "user", "text": "can I use my phone at lunch?", "timestamp": 1.0},
+              {"event": "bot", "text": "Pupils may use phones at lunchtime.", "timestamp": 2.0},
+              {"event": "user", "text": text, "timestamp": 3.0, "message_id": message_id,
+               "parse_data": message, "input_channel": "rest"}]
+    return Tracker("pupil-1", {"school": "alder", "role": "pupil", **(slots or {})}, message, events, False, None,
+                   {"name": active_loop} if active_loop else {}, "action_listen")
+
+
+def run(action: Action, state: Tracker) -> tuple[list[dict[str, Any]], CollectingDispatcher]:
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, state, {}))
+    return events, dispatcher
+
+
+def said(dispatcher: CollectingDispatcher) -> str:
+    return "\n".join(m.get("text") or m.get("response") or "" for m in dispatcher.messages)
+
+
+def slot(events: list[dict[str, Any]], name: str) -> Any:
+    values = [e["value"] for e in events if e.get("event") == "slot" and e.get("name") == name]
+    assert values, f"no SlotSet for {name}"
+    return values[-1]
+
+
+def stored(reference: str, school: str = "alder"):
+    return ConcernStore().show(reference, school, f"{school}-dsl")
+
+
+def test_disclosure_is_recorded_and_the_reply_gives_its_reference() -> None:
+    """The record (words verbatim, excerpt, urgency) exists when the reply naming its reference is sent."""
+    events, dispatcher = run(ActionDslHandoff(), disclosure_tracker())
+    reference = slot(events, "last_concern_reference")
+    assert reference and reference.startswith("APS-")
+    record = stored(reference)
+    assert record.words == DISCLOSURE
+    assert (record.urgency, record.category, record.kind, record.role, record.channel) == (
+        "high", "physical_abuse", "disclosure", "pupil", "rest")
+    assert "person: can I use my phone at lunch?" in record.excerpt
+    text = said(dispatcher)
+    assert reference in text
+    assert "not your fault" in text and "0800 1111" in text
+
+
+def test_a_retried_message_is_not_recorded_twice() -> None:
+    """The same message id (a client retry) gives the same reference and one record."""
+    first, _ = run(ActionDslHandoff(), disclosure_tracker(message_id="retry-1"))
+    second, dispatcher = run(ActionDslHandoff(), disclosure_tracker(message_id="retry-1"))
+    assert slot(first, "last_concern_reference") == slot(second, "last_concern_reference")
+    assert len(ConcernStore().list_concerns("alder", "alder-dsl", status="all")) == 1
+    assert slot(second, "last_concern_reference") in said(dispatcher)
+
+
+def test_a_dead_store_still_gets_the_safe_reply_and_claims_nothing(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """No record possible: trusted adult, Childline, 999 — and no reference, no 'passed on'."""
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    monkeypatch.setenv("POLICYBOT_CONCERNS_DATABASE_URL", f"sqlite:///{blocker / 'concerns.db'}")
+    services.concern_store.cache_clear()
+    services.desk.cache_clear()
+    events, dispatcher = run(ActionDslHandoff(), disclosure_tracker())
+    text = said(dispatcher)
+    assert slot(events, "last_concern_reference") is None
+    assert "0800 1111" in text and "999" in text
+    assert "reference" not in text.lower()
+    assert "passed" not in text.lower()
+
+
+def test_a_disclosure_before_the_school_is_known_is_handed_off_once_it_is() -> None:
+    """Safe words at once and a school question; choosing the school records the original message."""
+    state = disclosure_tracker(slots={"school": None}, message_id="early-1")
+    events, dispatcher = run(ActionDslHandoff(), state)
+    assert "0800 1111" in said(dispatcher)
+    assert dispatcher.messages[-1]["response"] == "utter_ask_school_for_disclosure"
+    assert slot(events, "pending_disclosure") == "early-1"
+
+    pick = Tracker("pupil-1", {"role": "pupil", "pending_disclosure": "early-1"},
+                   {"text": "alder", "intent": {"name": "inform_school", "confidence": 1.0},
+                    "entities": [{"entity": "school", "value": "alder"}]},
+                   state.events, False, None, {}, "action_listen")
+    events, dispatcher = run(ActionSetSchool(), pick)
+    reference = slot(events, "last_concern_reference")
+    assert stored(reference).words == DISCLOSURE
+    assert reference in said(dispatcher)
+    assert slot(events, "pending_disclosure") is None
+
+
+def test_a_disclosure_interrupts_the_report_form() -> None:
+    """Mid-form, the disclosure is handed off and the form is closed."""
+    events, _ = run(ActionDslHandoff(), disclosure_tracker(active_loop="concern_form"))
+    assert ActiveLoop(None) in events
+
+
+def test_immediate_danger_puts_999_first() -> None:
+    _, dispatcher = run(ActionDslHandoff(), disclosure_tracker(urgency="immediate", category="self_harm"))
+    assert "999" in dispatcher.messages[0]["text"]
+
+
+def test_no_disclosure_text_reaches_the_logs(caplog: pytest.LogCaptureFixture, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recorded, failed store, and report: the canary never appears in any log record."""
+    caplog.set_level(logging.DEBUG)
+    run(ActionDslHandoff(), disclosure_tracker(message_id="log-1"))
+    blocker = tmp_path / "blocked"
+    blocker.write_text("x")
+    monkeypatch.setenv("POLICYBOT_CONCERNS_DATABASE_URL", f"sqlite:///{blocker / 'c.db'}")
+    services.concern_store.cache_clear()
+    services.desk.cache_clear()
+    run(ActionDslHandoff(), disclosure_tracker(message_id="log-2"))
+    assert caplog.records, "the failed store was logged"
+    assert all(CANARY not in record.getMessage() for record in caplog.records)
+
+
+# ---------------------------------------------------------------------------------------------- report form
+
+def form_tracker(slots: dict[str, Any], text: str = "", intent: str = "inform") -> Tracker:
+    message = {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": [],
+               "message_id": "form-last"}
+    return Tracker("pupil-2", {"school": "alder", "role": "pupil", **slots}, message,
+                   [{"event": "user", "text": text, "timestamp": 9.0, "message_id": "form-last"}], False, None,
+                   {"name": "concern_form"}, "action_listen")
+
+
+def test_form_asks_for_the_school_first_and_stops_asking_after_danger_now() -> None:
+    form = ValidateConcernForm()
+    every = ["concern_what", "concern_who", "concern_when", "concern_danger", "concern_name"]
+    no_school = asyncio.run(form.required_slots(every, CollectingDispatcher(), form_tracker({"school": None}), {}))
+    assert no_school == ["school", *every]
+    danger = asyncio.run(form.required_slots(every, CollectingDispatcher(),
+                                             form_tracker({"concern_danger": True}), {}))
+    assert danger == every[:4]
+
+
+@pytest.mark.parametrize("answer, expected", [("skip", "not given"), ("I'd rather not say", "not given"),
+                                              ("two boys in year 8", "two boys in year 8")])
+def test_optional_answers_can_be_skipped(answer: str, expected: str) -> None:
+    result = ValidateConcernForm().validate_concern_who(answer, CollectingDispatcher(), form_tracker({}, answer), {})
+    assert result == {"concern_who": expected}
+
+
+@pytest.mark.parametrize("value, expected", [(True, True), (False, False), ("yes he is here now", True),
+                                             ("no", False)])
+def test_danger_now_takes_yes_or_no(value: Any, expected: bool) -> None:
+    state = form_tracker({}, value if isinstance(value, str) else "")
+    result = ValidateConcernForm().validate_concern_danger(value, CollectingDispatcher(), state, {})
+    assert result == {"concern_danger": expected}
+
+
+def test_danger_now_asks_again_when_unclear() -> None:
+    dispatcher = CollectingDispatcher()
+    result = ValidateConcernForm().validate_concern_danger("maybe later", dispatcher, form_tracker({}, "maybe"), {})
+    assert result == {"concern_danger": None}
+    assert "yes or a no" in said(dispatcher)
+
+
+def test_a_finished_report_is_recorded_then_confirmed_with_its_reference() -> None:
+    answers = {"concern_what": f"a boy in my class shows rude videos on his phone {CANARY}",
+               "concern_who": "not given", "concern_when": "at lunch today", "concern_danger": False,
+               "concern_name": "not given"}
+    events, dispatcher = run(ActionSubmitConcern(), form_tracker(answers, "skip"))
+    reference = slot(events, "last_concern_reference")
+    record = stored(reference)
+    assert record.kind == "report" and record.urgency == "standard"
+    assert answers["concern_what"] in record.words and "at lunch today" in record.words
+    assert record.reporter_name is None
+    assert reference in said(dispatcher)
+    assert slot(events, "concern_what") is None, "the form's answers are cleared for the next report"
+
+
+def test_a_report_with_danger_now_is_immediate_and_says_999_first() -> None:
+    answers = {"concern_what": "my friend says she is going to hurt herself tonight", "concern_danger": True}
+    events, dispatcher = run(ActionSubmitConcern(), form_tracker(answers, "yes"))
+    assert stored(slot(events, "last_concern_reference")).urgency == "immediate"
+    assert "999" in dispatcher.messages[0]["text"]
+
+
+def test_stop_pauses_the_form_and_keeps_the_answers() -> None:
+    events, dispatcher = run(ActionPauseConcernReport(), form_tracker({"concern_what": "something"}, "stop"))
+    assert ActiveLoop(None) in events
+    assert not any(e.get("name") == "concern_what" for e in events if e.get("event") == "slot")
+    assert dispatcher.messages[0]["response"] == "utter_concern_report_paused"
