@@ -18,6 +18,14 @@ stop() {
 }
 trap stop INT TERM EXIT
 
+# Local mode: with no SMTP server configured, DSL notifications go to a mail catcher on loopback, which saves
+# each one under artifacts/mail/ (no details of any concern are ever in a notification).
+if [ -z "${POLICYBOT_SMTP_HOST:-}" ]; then
+  export POLICYBOT_SMTP_HOST=127.0.0.1 POLICYBOT_SMTP_PORT="${POLICYBOT_SMTP_PORT:-8025}"
+  .venv/bin/policybot mailcatcher --port "$POLICYBOT_SMTP_PORT" --dir artifacts/mail >logs/mailcatcher.log 2>&1 &
+  pids+=($!)
+fi
+
 .venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" >logs/actions.log 2>&1 &
 pids+=($!)
 .venv/bin/rasa run --enable-api --port "$RASA_PORT" --model "$MODEL" --credentials credentials.yml \
@@ -33,6 +41,8 @@ The assistant is running.
   Chat over REST:  curl -s localhost:$RASA_PORT/webhooks/rest/webhook \\
                      -d '{"sender":"me","message":"can I use my phone in lessons?","metadata":{"school":"ken-stimpson","role":"pupil"}}'
   Terminal chat:   make shell      (in another terminal)
+  DSL inbox:       .venv/bin/policybot concerns list --school ken-stimpson --as ken-stimpson-dsl
+  Notifications:   artifacts/mail/ (local mail catcher; set POLICYBOT_SMTP_HOST to use a real server)
 Press Ctrl-C to stop.
 MSG
     wait -n "${pids[@]}"
