@@ -25,10 +25,12 @@ EXCERPT_TURNS = 6
 
 
 def screen_result(message: dict[str, Any]) -> ScreenResult:
-    """The screen's verdict on a message, from the entities the NLU component set (`urgency`, category)."""
+    """The screen's verdict on a message: the `safeguarding` property the NLU component adds to the parse data
+    (`urgency`: immediate / high / standard / concern, and `category`); entities of the same names also work."""
+    verdict = message.get("safeguarding") if isinstance(message.get("safeguarding"), dict) else {}
     entities = {entity.get("entity"): entity.get("value") for entity in message.get("entities") or []}
-    urgency = entities.get("urgency") or "standard"
-    category = entities.get("safeguarding_category")
+    urgency = verdict.get("urgency") or entities.get("urgency") or "standard"
+    category = verdict.get("category") or entities.get("safeguarding_category")
     category = category if category in CATEGORIES else "other"
     if urgency == "concern":
         return ScreenResult("concern", "standard", category, 1.0)

@@ -8,7 +8,12 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TYPE_CHECKING, Sequence, TextIO
+
+if TYPE_CHECKING:
+    from bot.embedder import Embedder
+
+from bot.safeguarding import inbox_cli
 
 # Quieten TensorFlow's start-up chatter (spaCy's thinc imports it when Rasa's stack is installed).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -122,10 +127,15 @@ def cmd_build_index(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bot import settings
     from bot.evaluation import evaluate, load_items
+    from bot.safeguarding.screen_eval import default_screen_items
 
     path = Path(args.questions) if args.questions else settings.default_eval_questions()
     if not path.exists():
         err.write(f"policybot eval: question file not found: {path} (pass --questions FILE)\n")
+        return EXIT_USAGE
+    screen_path = Path(args.screen_items) if args.screen_items else default_screen_items()
+    if args.screen_items and not screen_path.exists():
+        err.write(f"policybot eval: screen file not found: {screen_path} (pass --screen-items FILE)\n")
         return EXIT_USAGE
     assistant = _assistant()
     report = evaluate(load_items(path), lambda item: assistant.answer(item.school, item.question, item.role))
@@ -149,6 +159,87 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.verbose:
         for miss in report.misses:
             out.write(f"  miss {miss['id']}: {miss['why']} (confidence {miss['confidence']})\n")
+    # The screen shares the retriever's embedder: the same model, loaded once.
+    _eval_screen(screen_path, args.verbose, out, assistant.retriever.embedder)
+    return 0
+
+
+def _eval_screen(path: Path, verbose: bool, out: TextIO, embedder: Embedder | None = None) -> None:
+    """The safeguarding screen's figures on the labelled messages, plain and obfuscated (fixed seed)."""
+    from bot.safeguarding.screen import SafeguardingScreen
+    from bot.safeguarding.screen_eval import (OBFUSCATION_SEED, evaluate_screen, load_screen_items,
+                                              obfuscated_items)
+
+    if not path.exists():
+        out.write(f"safeguarding screen: skipped, {path} not found (pass --screen-items FILE)\n")
+        return
+    items = load_screen_items(path)
+    screen = SafeguardingScreen(embedder)
+    for title, variant in ((f"safeguarding screen: {path}", items),
+                           (f"safeguarding screen, obfuscated (seed {OBFUSCATION_SEED}):",
+                            obfuscated_items(items, OBFUSCATION_SEED))):
+        report = evaluate_screen(variant, screen)
+        out.write(title + "\n")
+        for line in report.lines():
+            out.write(f"  {line}\n")
+        if verbose:
+            for miss in report.misses:
+                out.write(f"  miss {miss.id}: {miss.why} (want {miss.want}, got {miss.got})\n")
+
+
+def cmd_screen(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Screen one message, or a JSONL batch, with the safeguarding screen."""
+    from bot.safeguarding.screen import SafeguardingScreen
+
+    if args.batch:
+        return _screen_batch(Path(args.batch), out, err)
+    text = " ".join(args.text or [])
+    if not text.strip():
+        err.write("policybot screen: give a message to screen, or --batch FILE.jsonl\n")
+        return EXIT_USAGE
+    result = SafeguardingScreen().screen(text, args.role)
+    if args.json:
+        out.write(json.dumps({"label": result.label, "urgency": result.urgency, "category": result.category,
+                              "confidence": result.confidence, "signals": list(result.signals)}) + "\n")
+    else:
+        out.write(f"{result.label} (urgency {result.urgency}, category {result.category})\n")
+    return 0
+
+
+def _screen_batch(path: Path, out: TextIO, err: TextIO) -> int:
+    """One {"id","label","urgency"} line out per line in, same order; a bad line gets an error line."""
+    from bot.safeguarding.screen import SafeguardingScreen
+
+    try:
+        handle = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
+    except OSError as problem:
+        err.write(f"policybot screen: cannot read batch file {path}: {problem.strerror}\n")
+        return EXIT_USAGE
+    screen = SafeguardingScreen()
+    failures = 0
+    with handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            item_id = None
+            try:
+                raw = json.loads(line)
+                if not isinstance(raw, dict):
+                    raise ValueError("expected a JSON object")
+                item_id = raw.get("id")
+                if "text" not in raw:
+                    raise ValueError("missing text")
+                if not isinstance(raw["text"], str):
+                    raise ValueError("text must be a string")
+                result = screen.screen(raw["text"], raw.get("role") or None)
+                out.write(json.dumps({"id": item_id, "label": result.label, "urgency": result.urgency}) + "\n")
+            except ValueError as problem:
+                failures += 1
+                reason = "not valid JSON" if isinstance(problem, json.JSONDecodeError) else str(problem)
+                out.write(json.dumps({"id": item_id, "line": number, "error": f"line {number}: {reason}"}) + "\n")
+            out.flush()
+    if failures:
+        err.write(f"policybot screen: {failures} line(s) could not be screened; see their error lines\n")
     return 0
 
 
@@ -237,7 +328,16 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--questions", help="JSONL questions with evidence spans (default: the shared dev set)")
     ev.add_argument("-v", "--verbose", action="store_true", help="list the misses")
     ev.add_argument("--sweep", action="store_true", help="also print abstention accuracy over a threshold grid")
+    ev.add_argument("--screen-items", help="JSONL labelled messages for the safeguarding screen figures "
+                                           "(default: the shared dev set)")
     ev.set_defaults(func=cmd_eval)
+
+    screen = sub.add_parser("screen", help="safeguarding screen: disclosure, concern, question or other")
+    screen.add_argument("--role", help="pupil, staff, parent, governor, visitor or any")
+    screen.add_argument("--json", action="store_true", help="print label, urgency, category, confidence, signals")
+    screen.add_argument("--batch", help='JSONL file of {"id","text","role"} lines ("-" for stdin)')
+    screen.add_argument("text", nargs="*")
+    screen.set_defaults(func=cmd_screen)
 
     bench = sub.add_parser("bench", help="quality and speed: BM25 vs dense vs fused, latency, scale")
     bench.add_argument("--questions", help="JSONL questions (default: the shared dev set)")
@@ -254,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--school")
     chat.add_argument("--role")
     chat.set_defaults(func=cmd_chat)
+    inbox_cli.register(sub)  # concerns list|show|ack|close|verify-audit, outbox, mailcatcher
     return parser
 
 

@@ -72,6 +72,7 @@ class AssistantServers:
             f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {self.workdir / 'tracker.db'}\n",
             encoding="utf-8")
         env = {**os.environ, "POLICYBOT_DATABASE_URL": f"sqlite:///{self.workdir / 'policybot.db'}",
+               "POLICYBOT_CONCERNS_DATABASE_URL": f"sqlite:///{self.workdir / 'concerns.db'}",
                "TF_CPP_MIN_LOG_LEVEL": "3", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                **self.extra_env}
         self.logs = [self.workdir / "actions.log", self.workdir / "rasa.log"]

@@ -16,6 +16,7 @@ from sanic import Blueprint
 from sanic.request import Request
 
 from bot.answer import MAX_QUESTION_CHARS
+from bot.safeguarding.handoff import SAFE_SIGNPOSTING_MESSAGES
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,24 @@ NO_REPLY_TEXT = ("I can't look that up right now. Please ask a teacher or the sc
 #: A client may send its own id for a message (top-level "message_id"), so that a retried request is recognised as
 #: the same message: a concern record is keyed by it and never written twice.
 MAX_MESSAGE_ID_CHARS = 128
+
+
+def _might_be_a_disclosure(text: str | None) -> bool:
+    """Screen text the pipeline will not see (too long) or could not answer (action server down).
+
+    Errs towards True: if the screen itself fails, the person is treated as possibly at risk.
+    """
+    if not text:
+        return False
+    try:
+        from bot.safeguarding.screen import default_screen
+
+        if len(text) > 2 * MAX_QUESTION_CHARS:
+            text = f"{text[:MAX_QUESTION_CHARS]}\n{text[-MAX_QUESTION_CHARS:]}"
+        return default_screen().screen(text).hand_off
+    except Exception as error:  # noqa: BLE001
+        logger.error("safeguarding screen failed in the REST channel (%s)", type(error).__name__)
+        return True
 
 
 class GuardedRestInput(RestInput):
@@ -48,8 +67,9 @@ class GuardedRestInput(RestInput):
         async def reply_at_least_once(message: UserMessage) -> None:
             if message.metadata and message.metadata.get("message_id"):
                 message.message_id = message.metadata["message_id"]
-            # A huge message is answered here, before NLU spends time on it (and misreads it).
-            if message.text and len(message.text) > MAX_QUESTION_CHARS:
+            # A huge message is answered here, before NLU spends time on it (and misreads it) -- unless it may
+            # be someone telling us they are at risk: that goes through the whole pipeline to the DSL hand-off.
+            if message.text and len(message.text) > MAX_QUESTION_CHARS and not _might_be_a_disclosure(message.text):
                 await message.output_channel.send_text_message(message.sender_id, TOO_LONG_TEXT)
                 return
             try:
@@ -59,6 +79,10 @@ class GuardedRestInput(RestInput):
             output = message.output_channel
             # Exactly the collecting channel: the streaming QueueOutputChannel cannot be peeked at.
             if type(output) is CollectingOutputChannel and not output.messages:
-                await output.send_text_message(message.sender_id, NO_REPLY_TEXT)
+                if _might_be_a_disclosure(message.text):
+                    for bubble in SAFE_SIGNPOSTING_MESSAGES:  # claims nothing was recorded: nothing was
+                        await output.send_text_message(message.sender_id, bubble)
+                else:
+                    await output.send_text_message(message.sender_id, NO_REPLY_TEXT)
 
         return super().blueprint(reply_at_least_once)

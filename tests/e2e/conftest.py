@@ -1,4 +1,5 @@
-"""Start the real action server and Rasa server (REST channel, SQLite tracker store) for end-to-end tests.
+"""Start the real action server and Rasa server (REST channel, SQLite tracker store) for end-to-end tests, with a
+real SMTP server (aiosmtpd) on loopback receiving the DSL notifications.
 
 The model comes from POLICYBOT_E2E_MODEL (`make test` trains a CI-sized one first); without it these tests are
 skipped, so a plain `pytest` run of the unit tests stays fast.
@@ -8,19 +9,51 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import Message
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 
-from bot.servers import AssistantServers
+from bot.servers import AssistantServers, free_port
 
+
+class MailSink:
+    """An aiosmtpd handler that keeps every message it receives."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+        self.messages.append(message_from_bytes(envelope.original_content or envelope.content))
+        return "250 OK"
 
 
 @pytest.fixture(scope="session")
-def rasa_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of a running Rasa server whose custom actions run on a running action server."""
+def mail_sink() -> Iterator[MailSink]:
+    sink = MailSink(free_port())
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory, mail_sink: MailSink) -> Iterator[AssistantServers]:
+    """A running Rasa server whose custom actions run on a running action server; notifications to mail_sink."""
     model = os.environ.get("POLICYBOT_E2E_MODEL")
     if not model:
         pytest.skip("set POLICYBOT_E2E_MODEL to a trained model (make test does) to run the end-to-end tests")
-    with AssistantServers(Path(model), tmp_path_factory.mktemp("rasa-e2e")) as servers:
-        yield servers.base_url
+    smtp = {"POLICYBOT_SMTP_HOST": "127.0.0.1", "POLICYBOT_SMTP_PORT": str(mail_sink.port)}
+    with AssistantServers(Path(model), tmp_path_factory.mktemp("rasa-e2e"), extra_env=smtp) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def rasa_server(servers: AssistantServers) -> str:
+    """Base URL of the running Rasa server."""
+    return servers.base_url

@@ -1,0 +1,69 @@
+"""Disclosures end to end: real Rasa server + action server + concern store + SMTP notification on loopback."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bot.safeguarding.records import ConcernStore
+from bot.servers import AssistantServers, post_json
+
+pytestmark = pytest.mark.e2e
+
+CANARY = "quokka-canary-4417"
+
+
+def say(servers: AssistantServers, sender: str, message: str, metadata: dict | None = None,
+        message_id: str | None = None) -> str:
+    payload: dict = {"sender": sender, "message": message, "metadata": metadata or {}}
+    if message_id:
+        payload["message_id"] = message_id
+    status, replies = post_json(servers.webhook_url, payload)
+    assert status == 200 and isinstance(replies, list) and replies
+    return "\n".join(r.get("text", "") for r in replies)
+
+
+def store(servers: AssistantServers) -> ConcernStore:
+    return ConcernStore(f"sqlite:///{servers.workdir / 'concerns.db'}")
+
+
+def test_disclosure_is_recorded_notified_and_never_logged(servers: AssistantServers, mail_sink) -> None:
+    """A pupil's disclosure: reference in the reply, record holds the words, a retry does not duplicate, the
+    DSL's email has the reference but no words, and neither server log contains the words."""
+    words = f"my stepdad hits me with his belt when mum is at work {CANARY}"
+    metadata = {"school": "kingsmeadow", "role": "pupil"}
+    reply = say(servers, "e2e-disclosure", words, metadata, message_id="e2e-msg-1")
+    concerns = store(servers).list_concerns("kingsmeadow", "kingsmeadow-dsl", status="all")
+    assert len(concerns) == 1
+    reference = concerns[0].reference
+    assert reference in reply
+    assert "0800 1111" in reply and "not your fault" in reply
+    assert store(servers).show(reference, "kingsmeadow", "kingsmeadow-dsl").words == words
+
+    again = say(servers, "e2e-disclosure", words, metadata, message_id="e2e-msg-1")
+    assert reference in again
+    assert len(store(servers).list_concerns("kingsmeadow", "kingsmeadow-dsl", status="all")) == 1
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(reference in str(m["Subject"]) for m in mail_sink.messages):
+        time.sleep(0.5)
+    mails = [m for m in mail_sink.messages if reference in str(m["Subject"])]
+    assert mails, "the DSL was emailed"
+    assert all(CANARY not in m.as_string() for m in mail_sink.messages)
+
+    for log in servers.logs:
+        assert CANARY not in log.read_text(errors="replace"), f"{log.name} contains disclosure text"
+
+
+def test_immediate_danger_says_999_first(servers: AssistantServers) -> None:
+    reply = say(servers, "e2e-immediate", "i'm going to kill myself tonight, i've got the tablets ready",
+                {"school": "rolvenden", "role": "pupil"})
+    assert reply.index("999") < reply.index("0800 1111")
+
+
+def test_sensitive_policy_question_is_answered_not_handed_off(servers: AssistantServers) -> None:
+    reply = say(servers, "e2e-question", "what does the school do if someone shares nudes?",
+                {"school": "ken-stimpson", "role": "pupil"})
+    assert "Ken Stimpson" in reply
+    assert "reference" not in reply.lower()
