@@ -208,13 +208,11 @@ def test_nothing_of_a_record_reaches_the_logs_or_stderr_from_the_cli(
     assert_no_canary(caplog.text, *errs)
 
 
-def test_register_fits_bot_clis_parser_and_dispatch() -> None:
-    """Added to bot.cli's own sub-parsers, the commands parse and carry a bot.cli-style handler."""
+def test_bot_cli_parses_the_inbox_commands() -> None:
+    """Registered on bot.cli's parser, the commands parse and carry a bot.cli-style handler."""
     from bot.cli import build_parser
 
     parser = build_parser()
-    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    inbox_cli.register(subparsers)
     args = parser.parse_args(["concerns", "ack", "APS-2026-0001", "--school", "alder", "--as", "mary.oak"])
     assert (args.command, args.action, args.reference, args.school, args.actor) == (
         "concerns", "ack", "APS-2026-0001", "alder", "mary.oak")
