@@ -72,7 +72,7 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, school: str, me
         outcome = services.desk().hand_off(Disclosure(
             message_id=message_id(tracker, message), school=school, role=role,
             channel=message.get("input_channel") or tracker.get_latest_input_channel() or "unknown",
-            result=result, words=words if words is not None else (message.get("text") or ""),
+            result=result, words=words if words is not None else full_text(message),
             excerpt=excerpt(tracker), kind=kind, reporter_name=reporter_name))
     except Exception as error:  # noqa: BLE001 - whatever broke, the person must still get the safe reply
         logger.error("hand-off failed (%s); sent the safe signposting reply", type(error).__name__)
@@ -81,6 +81,14 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, school: str, me
     for bubble in outcome.handoff.messages:
         dispatcher.utter_message(text=bubble)
     return outcome.reference
+
+
+def full_text(message: dict[str, Any]) -> str:
+    """The person's whole message: the REST channel shortens over-long ones for NLU and keeps the original in the
+    metadata (channels/rest.py FULL_TEXT_KEY)."""
+    metadata = message.get("metadata") if isinstance(message.get("metadata"), dict) else {}
+    whole = metadata.get("full_text")
+    return whole if isinstance(whole, str) and whole else (message.get("text") or "")
 
 
 def send_safe_signposting(dispatcher: CollectingDispatcher, role: str | None) -> None:

@@ -30,6 +30,9 @@ NO_REPLY_TEXT = ("I can't look that up right now. Please ask a teacher or the sc
 #: A client may send its own id for a message (top-level "message_id"), so that a retried request is recognised as
 #: the same message: a concern record is keyed by it and never written twice.
 MAX_MESSAGE_ID_CHARS = 128
+#: Metadata key carrying an over-long message's whole text to the hand-off action (the pipeline gets a shortened
+#: copy); actions/handing_off.py reads it.
+FULL_TEXT_KEY = "full_text"
 
 
 def _might_be_a_disclosure(text: str | None) -> bool:
@@ -69,9 +72,14 @@ class GuardedRestInput(RestInput):
                 message.message_id = message.metadata["message_id"]
             # A huge message is answered here, before NLU spends time on it (and misreads it) -- unless it may
             # be someone telling us they are at risk: that goes through the whole pipeline to the DSL hand-off.
-            if message.text and len(message.text) > MAX_QUESTION_CHARS and not _might_be_a_disclosure(message.text):
-                await message.output_channel.send_text_message(message.sender_id, TOO_LONG_TEXT)
-                return
+            if message.text and len(message.text) > MAX_QUESTION_CHARS:
+                if not _might_be_a_disclosure(message.text):
+                    await message.output_channel.send_text_message(message.sender_id, TOO_LONG_TEXT)
+                    return
+                # The pipeline sees the start and the end (DIET's cost grows with length); the record keeps it all.
+                message.metadata = {**(message.metadata or {}), FULL_TEXT_KEY: message.text}
+                half = MAX_QUESTION_CHARS // 2
+                message.text = f"{message.text[:half]} … {message.text[-half:]}"
             try:
                 await on_new_message(message)
             except Exception as error:  # noqa: BLE001 - Rasa would log the failure *with the message text*

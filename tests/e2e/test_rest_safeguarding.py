@@ -67,3 +67,12 @@ def test_sensitive_policy_question_is_answered_not_handed_off(servers: Assistant
                 {"school": "ken-stimpson", "role": "pupil"})
     assert "Ken Stimpson" in reply
     assert "reference" not in reply.lower()
+
+
+def test_a_disclosure_at_the_end_of_a_huge_message_is_still_handed_off(servers: AssistantServers) -> None:
+    """100,000 characters of filler then a disclosure: handed off, and the record keeps the whole message."""
+    words = "blah " * 20_000 + f"my uncle makes me touch him when he babysits {CANARY}"
+    reply = say(servers, "e2e-huge", words, {"school": "ouston", "role": "pupil"}, message_id="e2e-huge-1")
+    concerns = store(servers).list_concerns("ouston", "ouston-dsl", status="all")
+    assert len(concerns) == 1 and concerns[0].reference in reply
+    assert store(servers).show(concerns[0].reference, "ouston", "ouston-dsl").words == words
