@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import services
 from bot.answer import Answer
 from bot.retrieval import canonical_role
+from bot.safeguarding.handoff import gentle_offer
 
 
 def answer(school: str, question: str, role: str | None) -> Answer:
@@ -30,9 +31,22 @@ def send_answer(dispatcher: CollectingDispatcher, question: str, result: Answer)
 
 
 def answer_and_record(dispatcher: CollectingDispatcher, school: str, question: str,
-                      role: str | None) -> list[dict[str, Any]]:
-    """Answer `question` from `school`'s policy, store it for the gaps report, and offer feedback buttons."""
-    return send_answer(dispatcher, question, answer(school, question, role))
+                      role: str | None, sensitive: bool = False) -> list[dict[str, Any]]:
+    """Answer `question` from `school`'s policy, store it for the gaps report, and offer feedback buttons; after a
+    question on a sensitive topic (the safeguarding screen says so), gently offer someone to talk to."""
+    events = send_answer(dispatcher, question, answer(school, question, role))
+    if sensitive:
+        try:
+            dispatcher.utter_message(text=gentle_offer(services.schools().get(school), role))
+        except ValueError:
+            dispatcher.utter_message(text=gentle_offer(services.schools().get(school), None))
+    return events
+
+
+def is_sensitive_question(message: dict[str, Any]) -> bool:
+    """True when the safeguarding screen marked the message as a question on a sensitive topic."""
+    verdict = message.get("safeguarding")
+    return isinstance(verdict, dict) and verdict.get("label") == "question"
 
 
 def ask_for_missing_context(dispatcher: CollectingDispatcher, school: str | None, role: str | None) -> bool:

@@ -28,13 +28,15 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.safeguarding.screen import SafeguardingScreen, default_screen
-from bot.safeguarding.types import ScreenResult
+from bot.safeguarding.types import CATEGORIES, ScreenResult
 
 logger = logging.getLogger(__name__)
 
 DISCLOSURE_INTENT = "safeguarding_disclosure"
 #: The parse-data key holding the verdict; actions/handing_off.py reads it.
 VERDICT_PROPERTY = "safeguarding"
+#: Question topics whose answer also offers someone to talk to (everything but the everyday online-safety ones).
+SENSITIVE_TOPICS = frozenset(CATEGORIES) - {"online_safety", "other"}
 
 #: Messages longer than this are screened as their first and last halves of it: the cost stays bounded and a
 #: disclosure at the very end of a pasted essay is still seen.
@@ -110,6 +112,12 @@ class SafeguardingScreenComponent(GraphComponent, IntentClassifier):
                 continue
             if result is not None and result.hand_off:
                 self._mark(message, result)
+            elif result is not None and result.label == "question" and result.category in SENSITIVE_TOPICS:
+                # A question about a sensitive topic keeps DIET's intent (it gets its policy answer); the
+                # topic travels along so the answer can gently offer someone to talk to.
+                message.set(VERDICT_PROPERTY, {"label": "question", "urgency": "none",
+                                               "category": result.category, "signals": list(result.signals)},
+                            add_to_output=True)
         return messages
 
     def _screen_message(self, message: Message) -> Optional[ScreenResult]:

@@ -236,3 +236,17 @@ def test_stop_pauses_the_form_and_keeps_the_answers() -> None:
     assert ActiveLoop(None) in events
     assert not any(e.get("name") == "concern_what" for e in events if e.get("event") == "slot")
     assert dispatcher.messages[0]["response"] == "utter_concern_report_paused"
+
+
+def test_a_sensitive_question_is_answered_then_gently_offers_someone_to_talk_to() -> None:
+    """The screen marked it a question on a sensitive topic: the policy answer comes first, then an open door."""
+    from actions.action_answer_policy_question import ActionAnswerPolicyQuestion
+
+    message = {"text": "can I use my phone in lessons?", "intent": {"name": "ask_policy", "confidence": 0.9},
+               "entities": [], "safeguarding": {"label": "question", "urgency": "none", "category": "bullying"}}
+    state = Tracker("pupil-3", {"school": "alder", "role": "pupil"}, message, [], False, None, {}, "action_listen")
+    _, dispatcher = run(ActionAnswerPolicyQuestion(), state)
+    assert "Alder Primary School" in dispatcher.messages[0]["text"]
+    offer = dispatcher.messages[-1]["text"]
+    assert "0800 1111" in offer and "?" not in offer
+    assert "reference" not in said(dispatcher).lower()

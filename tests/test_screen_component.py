@@ -87,14 +87,24 @@ def test_a_concern_routes_with_urgency_concern(component: SafeguardingScreenComp
     assert verdict(msg)["category"] == "online_safety"
 
 
-@pytest.mark.parametrize("text", ["what happens if someone sends nudes?", "who do I tell about cyberbullying?",
-                                  "hello", "can i use my phone at lunch"])
+@pytest.mark.parametrize("text", ["hello", "can i use my phone at lunch"])
 def test_questions_and_chat_pass_through_unchanged(component: SafeguardingScreenComponent, text: str) -> None:
     """Anything not handed off keeps DIET's intent, ranking and entities exactly."""
     msg = message(text, entities=[{"entity": "role", "value": "pupil", "start": 0, "end": 1}])
     before = dict(msg.data)
     component.process([msg])
     assert msg.data == before
+
+
+@pytest.mark.parametrize("text", ["what happens if someone sends nudes?", "who do I tell about cyberbullying?"])
+def test_sensitive_questions_keep_their_intent_and_carry_the_topic(component: SafeguardingScreenComponent,
+                                                                   text: str) -> None:
+    """A sensitive question is answered (DIET's intent kept) and its topic is passed on for a gentle offer."""
+    msg = message(text)
+    component.process([msg])
+    assert msg.get("intent") == {"name": "ask_policy", "confidence": 0.6}
+    assert verdict(msg)["label"] == "question"
+    assert verdict(msg)["category"] in ("online_sexual", "bullying")
 
 
 def test_existing_entities_are_kept(component: SafeguardingScreenComponent) -> None:

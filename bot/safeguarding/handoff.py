@@ -707,3 +707,19 @@ def report_form_prompts(profile: SchoolProfile, role: str | None) -> dict[str, s
             "You can say 'skip', but the school may need to contact you to help keep a child safe."),
         "cancel_hint": "You can say 'stop' any time.",
     }
+
+
+def gentle_offer(profile: SchoolProfile, role: str | None) -> str:
+    """Added after the answer to a question on a sensitive topic: an open door, with no assumption that anything
+    has happened and no question to answer."""
+    audience = _AUDIENCE[canonical_role(role)]
+    words = _PHASE_WORDS.get(profile.phase, _PHASE_WORDS["secondary"])
+    if audience == "pupil":
+        return (f"If this is about something happening to you or someone you know, you can tell me here, or talk to "
+                f"{_dsl_plain(profile, words['children'])} or another adult you trust. Childline is free and "
+                f"there any time: {CHILDLINE_NUMBER}.")
+    if audience == "parent":
+        return (f"If this is about something happening to your child or another child, you can tell me here or "
+                f"contact {_dsl_adult(profile)} directly. If a child is in danger right now, call 999.")
+    return (f"If this concerns a particular child, tell me here or speak to {_dsl_adult(profile)} today. If a child "
+            "is in immediate danger, call 999.")
