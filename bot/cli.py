@@ -8,7 +8,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence, TextIO
+from typing import TYPE_CHECKING, Callable, Sequence, TextIO
 
 if TYPE_CHECKING:
     from bot.embedder import Embedder
@@ -56,14 +56,15 @@ def cmd_ask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _ask_batch(path: Path, out: TextIO, err: TextIO) -> int:
-    """One JSON line out per line in, same order; a bad line gets an error line naming its number."""
+def _run_batch(path: Path, command: str, verb: str, handle_item: Callable[[dict], dict], out: TextIO,
+               err: TextIO) -> int:
+    """One JSON line out per line in, same order; a bad line gets an error line naming its number, and the rest
+    still run. `handle_item` turns one input object into its output object (ValueError = a bad line)."""
     try:
         handle = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
     except OSError as problem:
-        err.write(f"policybot ask: cannot read batch file {path}: {problem.strerror}\n")
+        err.write(f"policybot {command}: cannot read batch file {path}: {problem.strerror}\n")
         return EXIT_USAGE
-    assistant = _assistant()
     failures = 0
     with handle:
         for number, line in enumerate(handle, 1):
@@ -75,19 +76,29 @@ def _ask_batch(path: Path, out: TextIO, err: TextIO) -> int:
                 if not isinstance(raw, dict):
                     raise ValueError("expected a JSON object")
                 item_id = raw.get("id")
-                missing = [key for key in ("school", "question") if key not in raw]
-                if missing:
-                    raise ValueError(f"missing {', '.join(missing)}")
-                answer = assistant.answer(str(raw["school"]), str(raw["question"]), raw.get("role") or "any")
-                out.write(json.dumps(answer.to_dict(item_id, include_id=True), ensure_ascii=False) + "\n")
+                out.write(json.dumps(handle_item(raw), ensure_ascii=False) + "\n")
             except ValueError as problem:
                 failures += 1
                 reason = "not valid JSON" if isinstance(problem, json.JSONDecodeError) else str(problem)
                 out.write(json.dumps({"id": item_id, "line": number, "error": f"line {number}: {reason}"}) + "\n")
             out.flush()
     if failures:
-        err.write(f"policybot ask: {failures} line(s) could not be answered; see their error lines\n")
+        err.write(f"policybot {command}: {failures} line(s) could not be {verb}; see their error lines\n")
     return 0
+
+
+def _ask_batch(path: Path, out: TextIO, err: TextIO) -> int:
+    """`ask --batch`: {"id","school","role"?,"question"} in, the answer as JSON out."""
+    assistant = _assistant()
+
+    def answer_item(raw: dict) -> dict:
+        missing = [key for key in ("school", "question") if key not in raw]
+        if missing:
+            raise ValueError(f"missing {', '.join(missing)}")
+        answer = assistant.answer(str(raw["school"]), str(raw["question"]), raw.get("role") or "any")
+        return answer.to_dict(raw.get("id"), include_id=True)
+
+    return _run_batch(path, "ask", "answered", answer_item, out, err)
 
 
 def cmd_schools(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -207,40 +218,20 @@ def cmd_screen(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _screen_batch(path: Path, out: TextIO, err: TextIO) -> int:
-    """One {"id","label","urgency"} line out per line in, same order; a bad line gets an error line."""
+    """`screen --batch`: {"id","text","role"?} in, {"id","label","urgency"} out."""
     from bot.safeguarding.screen import SafeguardingScreen
 
-    try:
-        handle = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
-    except OSError as problem:
-        err.write(f"policybot screen: cannot read batch file {path}: {problem.strerror}\n")
-        return EXIT_USAGE
     screen = SafeguardingScreen()
-    failures = 0
-    with handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            item_id = None
-            try:
-                raw = json.loads(line)
-                if not isinstance(raw, dict):
-                    raise ValueError("expected a JSON object")
-                item_id = raw.get("id")
-                if "text" not in raw:
-                    raise ValueError("missing text")
-                if not isinstance(raw["text"], str):
-                    raise ValueError("text must be a string")
-                result = screen.screen(raw["text"], raw.get("role") or None)
-                out.write(json.dumps({"id": item_id, "label": result.label, "urgency": result.urgency}) + "\n")
-            except ValueError as problem:
-                failures += 1
-                reason = "not valid JSON" if isinstance(problem, json.JSONDecodeError) else str(problem)
-                out.write(json.dumps({"id": item_id, "line": number, "error": f"line {number}: {reason}"}) + "\n")
-            out.flush()
-    if failures:
-        err.write(f"policybot screen: {failures} line(s) could not be screened; see their error lines\n")
-    return 0
+
+    def screen_item(raw: dict) -> dict:
+        if "text" not in raw:
+            raise ValueError("missing text")
+        if not isinstance(raw["text"], str):
+            raise ValueError("text must be a string")
+        result = screen.screen(raw["text"], raw.get("role") or None)
+        return {"id": raw.get("id"), "label": result.label, "urgency": result.urgency}
+
+    return _run_batch(path, "screen", "screened", screen_item, out, err)
 
 
 def cmd_bench(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
