@@ -430,7 +430,7 @@ def test_a_deleted_audit_row_is_detected(concern_store: ConcernStore, db_path: P
 
 
 def test_only_the_schools_dsl_readers_may_read_or_change(concern_store: ConcernStore) -> None:
-    """Anyone else gets PermissionError naming them and the school, before any database work."""
+    """Anyone else gets PermissionError naming them and the school; each refused attempt is audited as denied."""
     ref = record(concern_store).reference
     message = "^'tom.reed' is not a DSL reader for school 'alder'$"
     with pytest.raises(PermissionError, match=message):
@@ -441,7 +441,11 @@ def test_only_the_schools_dsl_readers_may_read_or_change(concern_store: ConcernS
         concern_store.acknowledge(ref, "alder", "tom.reed")
     with pytest.raises(PermissionError, match="^'' is not a DSL reader for school 'alder'$"):
         concern_store.show(ref, "alder", "")
-    assert [e.action for e in concern_store.audit_entries()] == ["created"]
+    entries = concern_store.audit_entries()
+    assert [e.action for e in entries] == ["created", "denied", "denied", "denied", "denied"]
+    assert [e.actor for e in entries[1:]] == ["tom.reed", "tom.reed", "tom.reed", ""]
+    assert all(e.reference is None for e in entries[1:]), "a refused reference is not confirmed to exist"
+    assert concern_store.verify_audit().ok
 
 
 def test_reader_names_match_without_regard_to_case_or_surrounding_spaces(concern_store: ConcernStore) -> None:

@@ -50,7 +50,7 @@ STATUSES: tuple[str, ...] = ("new", "acknowledged", "closed")
 #: `open` (new + acknowledged) and `all` are list filters, not statuses.
 STATUS_FILTERS: tuple[str, ...] = ("open", "all", *STATUSES)
 AUDIT_ACTIONS: tuple[str, ...] = ("created", "listed", "read", "acknowledged", "closed", "notified",
-                                  "notify_failed", "exported")
+                                  "notify_failed", "exported", "denied")
 OUTBOX_CHANNELS: tuple[str, ...] = ("email", "teams")
 
 #: The actor named in audit rows the assistant itself writes.
@@ -499,6 +499,12 @@ class ConcernStore:
         """Check the school and the reader (exact early errors); returns the actor as given, trimmed."""
         self.schools.get(school)  # ValueError listing the known slugs
         if not self.config.for_school(school).is_reader(actor):
+            # A refused attempt is part of the record too: the DSL can see who tried to read what.
+            try:
+                self._transaction(lambda connection: self._audit(connection, str(actor)[:128], "denied", None,
+                                                                 school, "not a DSL reader for this school"))
+            except RecordStoreUnavailable:
+                pass  # the refusal stands either way
             raise PermissionError(f"{actor!r} is not a DSL reader for school {school!r}")
         return actor.strip()
 
