@@ -103,3 +103,15 @@ def default_embedder() -> Embedder:
     if model.startswith("fake"):
         return FakeEmbedder()
     return SentenceTransformerEmbedder(model)
+
+
+_SHARED: dict[str, Embedder] = {}
+
+
+def shared_embedder() -> Embedder:
+    """One embedder per model name for the whole process, so the Rasa server's NLU featurizer and safeguarding
+    screen hold the model in memory once (it is ~90 MB of weights plus torch's working set)."""
+    model = settings.embedding_model()
+    if model not in _SHARED:
+        _SHARED[model] = default_embedder()
+    return _SHARED[model]

@@ -488,3 +488,30 @@ def test_real_model_spot_checks(real_screen: SafeguardingScreen, text: str, role
     """Messages written for this test (not from the dev set) land where they should."""
     result = real_screen.screen(text, role)
     assert (result.label, result.urgency) == (label, urgency)
+
+
+@pytest.mark.real_model
+@pytest.mark.parametrize("text, intent", [
+    # Everyday chat and conversation commands, as Rasa classifies them: far from every exemplar, so the vote
+    # between those far neighbours must not hand them to the DSL.
+    ("catch you later", "goodbye"), ("cancel it", "stop"), ("i want to stop", "stop"), ("exit the chat", "stop"),
+    ("play some drake", "out_of_scope"), ("nope it didn't", "deny"), ("i want to talk to a human", "bot_challenge"),
+    # Questions about the rules whose words also describe harms.
+    ("is my school allowed to check my phone", "ask_policy"), ("can teachers follow me on instagram", "ask_policy"),
+    ("how can i get in touch with the headteacher", "who_is"), ("will that get me a detention?", "followup"),
+])
+def test_everyday_messages_and_rule_questions_are_not_handed_off(real_screen: SafeguardingScreen, text: str,
+                                                                   intent: str) -> None:
+    result = real_screen.screen(text, "pupil", intent, 0.95)
+    assert not result.hand_off, result.signals
+
+
+@pytest.mark.real_model
+@pytest.mark.parametrize("text", [
+    "they said they are going to get me after school",
+    "my stepdad touches me when mum is at work, can you help",
+    "someone has been following me home every day this week",
+])
+def test_the_same_words_about_something_happening_are_still_handed_off(real_screen: SafeguardingScreen,
+                                                                        text: str) -> None:
+    assert real_screen.screen(text, "pupil", "ask_policy", 0.95).label == "disclosure"

@@ -59,6 +59,12 @@ VOTE_OVER_CONCERN = 0.7
 VOTE_NUDGED = 0.3
 #: A statement about the writer or a named person hands off at this lower disclosure share: missing one costs more.
 VOTE_LEAN = 0.35
+#: With no harm rule behind it, the exemplar vote hands a message off only when its nearest exemplar is at least
+#: this close: below it, short everyday messages ("catch you later", "cancel it", "play some drake") have
+#: neighbours that are all far away and the vote between them is noise.
+VOTE_ALONE_SIMILARITY = 0.45
+#: ... and closer still when Rasa is confident the message is chat or a conversation command ("I want to stop").
+VOTE_ALONE_OVER_CHAT = 0.65
 #: Exemplars of danger now make a disclosure immediate only when they are this close (a safety net for the rules).
 VOTE_IMMEDIATE_SIMILARITY = 0.5
 #: A DIET intent at or above this confidence nudges the decision.
@@ -490,25 +496,34 @@ def decide(evidence: Evidence) -> ScreenResult:
     joking = bool(evidence.kinds("joke"))
     actual = bool(now) or bool(evidence.kinds("ongoing"))
     policy_frame = evidence.fired("question_policy_frame")
+    # Rasa calling a message a question counts only when nothing says it is happening: DIET reads "someone keeps
+    # following me home" as a policy question as easily as "can teachers follow me on instagram".
     asking = (bool(evidence.kinds("question")) or evidence.ends_with_question_mark
-              or evidence.nudge == "question")
+              or (evidence.nudge == "question" and not actual))
     # "What happens if someone shares nudes?" is a question about a topic; "my dad hits me, what do I do?" is not.
     generic_ask = asking and evidence.fired("hypothetical")
 
+    # "Is my school allowed to check my phone?", "how can I get in touch with the head?": a question about the
+    # rules that Rasa also reads as a question, with no danger now and exemplars not saying disclosure. Harm words
+    # in it ("check my phone", "touch") describe the topic, not something happening to the writer.
+    policy_question = (policy_frame and asking and evidence.nudge == "question" and not now
+                       and vote.share("disclosure") < VOTE_SHARE)
+    vote_alone = vote.best >= (VOTE_ALONE_OVER_CHAT if evidence.nudge == "other" else VOTE_ALONE_SIMILARITY)
+
     reason = None
-    if self_harm and not (generic_ask and not actual) and not (joking and len(harms) == len(self_harm)
-                                                               and not actual):
+    if self_harm and not (generic_ask and not actual) and not policy_question and not (
+            joking and len(harms) == len(self_harm) and not actual):
         reason = "first_person_harm"
-    elif specific_harm and (not asking or (actual and not generic_ask)):
+    elif specific_harm and not policy_question and (not asking or (actual and not generic_ask)):
         reason = "specific_person_harm"
     elif topic_harm and not asking and not joking and (specific or (person and (
             actual or vote.share("disclosure") >= VOTE_NUDGED))):
         # "grooming" next to "my sister", or next to "I" with something happening: not an essay topic.
         reason = "harm_with_person"
-    elif (vote.label == "disclosure" and not asking and not joking
+    elif (vote.label == "disclosure" and not asking and not joking and vote_alone
           and vote.share("disclosure") >= (VOTE_OVER_CONCERN if concern else VOTE_SHARE)):
         reason = "exemplar_vote"
-    elif (person and not asking and not joking and not concern and not evidence.kinds("social")
+    elif (person and not asking and not joking and not concern and not evidence.kinds("social") and vote_alone
           and vote.share("disclosure") >= VOTE_LEAN):
         # Someone writing about themselves or a named person, with no question in it and exemplars leaning
         # towards disclosure: hand it off rather than miss it.
@@ -523,7 +538,7 @@ def decide(evidence: Evidence) -> ScreenResult:
 
     if concern and not asking and not joking:
         return _result("concern", "standard", concern[0].signal.category, 0.7, evidence, ["concern_signal"])
-    if vote.label == "concern" and vote.share("concern") >= VOTE_SHARE and not asking:
+    if vote.label == "concern" and vote.share("concern") >= VOTE_SHARE and not asking and vote_alone:
         return _result("concern", "standard", _category([], vote, "concern"), vote.share("concern"), evidence,
                        ["exemplar_vote"])
     if evidence.nudge == "hand_off" and vote.share("concern") >= VOTE_NUDGED:
@@ -613,9 +628,9 @@ class SafeguardingScreen:
     def embedder(self) -> Embedder:
         """The embedder given, else the configured default (POLICYBOT_EMBEDDING_MODEL), created on first use."""
         if self._embedder is None:
-            from bot.embedder import default_embedder
+            from bot.embedder import shared_embedder
 
-            self._embedder = default_embedder()
+            self._embedder = shared_embedder()
         return self._embedder
 
     def warm_up(self) -> SafeguardingScreen:
