@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Callable, Sequence, TextIO
 if TYPE_CHECKING:
     from bot.embedder import Embedder
 
+from bot.induction import cli as induction_cli
 from bot.safeguarding import inbox_cli
 
 # Quieten TensorFlow's start-up chatter (spaCy's thinc imports it when Rasa's stack is installed).
@@ -346,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--role")
     chat.set_defaults(func=cmd_chat)
     inbox_cli.register(sub)  # concerns list|show|ack|close|verify-audit, outbox, mailcatcher
+    induction_cli.register(sub)  # induction report
     return parser
 
 
