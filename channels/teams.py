@@ -1,0 +1,223 @@
+"""The Microsoft Teams channel for staff: Rasa glue around channels/teams_*.py, at /webhooks/teams/webhook.
+
+Registered in credentials.yml as `channels.teams.TeamsInput`. It replaces Rasa's `botframework` channel, which
+fetches Microsoft's keys in its constructor (so the server cannot start offline), lets the token choose its own
+algorithm and checks neither issuer nor serviceUrl. Here: nothing is fetched until the first request; each request
+is checked by channels/teams_auth.py (401 if it fails); the tenant (and team) must be mapped to a school in
+config/teams.yml, or the person gets a polite refusal and nothing reaches Rasa; then the message goes to Rasa as
+{"school", "role": "staff", "channel": "teams", "message_id", ...} and every reply is posted back to the activity's
+serviceUrl. Without an app id and password the server starts anyway and the webhook answers 503.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Awaitable, Callable, Iterable
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.answer import MAX_QUESTION_CHARS
+from bot.safeguarding.handoff import safe_signposting
+from channels.rest import FULL_TEXT_KEY, TOO_LONG_TEXT, _might_be_a_disclosure
+from channels.teams_activity import Activity, ActivityError, RecentActivities, message_id, sender_id
+from channels.teams_auth import AuthError, KeysUnavailable, SigningKeys, TokenValidator, check_service_url
+from channels.teams_cards import image_activity, reply_activity
+from channels.teams_config import TeamsSettings, TenantMap
+from channels.teams_connector import AppTokens, ConnectorClient, ConnectorError
+
+logger = logging.getLogger(__name__)
+
+ROLE = "staff"
+CHANNEL = "teams"
+
+UNKNOWN_TENANT_TEXT = (
+    "Sorry, this policy assistant hasn't been set up for your organisation yet, so I can't answer here. "
+    "Please ask your school's IT administrator to connect your Microsoft 365 tenant to it.\n"
+    "If you have a safeguarding concern, don't wait: follow your school's procedure and speak to your Designated "
+    "Safeguarding Lead today. If anyone is in immediate danger, call 999.")
+UNMAPPED_TEAM_TEXT = (
+    "Sorry, I don't know which school this team belongs to, so I can't answer here. Please ask me in a chat with "
+    "me directly, or ask your IT administrator to link this team to its school.\n"
+    "If you have a safeguarding concern, don't wait: follow your school's procedure and speak to your Designated "
+    "Safeguarding Lead today. If anyone is in immediate danger, call 999.")
+#: When the assistant sent nothing back (the action server is down): staff words, unlike the REST channel's.
+NO_REPLY_TEXT = ("I can't look that up right now, sorry. Please check the policy itself or ask your Designated "
+                 "Safeguarding Lead. If you have a safeguarding concern, follow your school's procedure today.")
+NOT_CONFIGURED_TEXT = ("The Microsoft Teams channel is not configured on this server: set {missing} "
+                       "(see the README, Microsoft Teams section).")
+
+
+class TeamsOutput(OutputChannel):
+    """Posts the assistant's replies to one Teams conversation, as replies to the activity being answered."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL
+
+    def __init__(self, connector: ConnectorClient, activity: Activity) -> None:
+        self._connector = connector
+        self._activity = activity
+        #: Replies the Connector accepted, and replies it refused.
+        self.sent = 0
+        self.failed = 0
+
+    async def _post(self, activity: dict[str, Any]) -> None:
+        inbound = self._activity
+        activity = {**activity, "from": {"id": inbound.bot_id}, "recipient": {"id": inbound.user_id},
+                    "conversation": {"id": inbound.conversation_id}, "replyToId": inbound.id}
+        try:
+            await self._connector.reply(inbound.service_url or "", inbound.conversation_id or "", inbound.id,
+                                        activity)
+        except ConnectorError as error:
+            self.failed += 1
+            logger.error("teams: a reply was not delivered (%s)", error)
+            return
+        self.sent += 1
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self._post(reply_activity(text))
+
+    async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: list[dict[str, Any]],
+                                     **kwargs: Any) -> None:
+        await self._post(reply_activity(text, buttons))
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        await self._post(image_activity(image))
+
+    async def send_elements(self, recipient_id: str, elements: Iterable[dict[str, Any]], **kwargs: Any) -> None:
+        for element in elements:
+            title = "\n".join(str(element.get(key)) for key in ("title", "subtitle") if element.get(key))
+            await self._post(reply_activity(title, element.get("buttons") or ()))
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        # A custom payload is taken to be (part of) a Bot Framework activity, e.g. {"attachments": [...]}.
+        await self._post({"type": "message", **json_message})
+
+
+class TeamsInput(InputChannel):
+    """Microsoft Teams (Bot Framework) input channel for staff; see the module docstring."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> "TeamsInput":
+        return cls(TeamsSettings.from_sources(credentials))
+
+    def __init__(self, settings: TeamsSettings, tenants: TenantMap | None = None) -> None:
+        self.settings = settings
+        self.tenants: TenantMap | None = None
+        self.validator: TokenValidator | None = None
+        self.connector: ConnectorClient | None = None
+        self.recent = RecentActivities()
+        if not settings.configured:
+            # Once, at start-up: a laptop without Teams settings still runs everything else.
+            logger.info("teams: not configured (%s unset); /webhooks/teams/webhook will answer 503",
+                        " and ".join(settings.missing()))
+            return
+        # Checked now, so a typo in the mapping stops the server with a clear message instead of refusing staff.
+        self.tenants = tenants if tenants is not None else TenantMap.load(settings.config_path)
+        if not len(self.tenants):
+            logger.warning("teams: %s maps no tenants; everyone on Teams will be politely refused",
+                           settings.config_path)
+        # Nothing is fetched here: the keys on the first request, the app token on the first reply.
+        self.validator = TokenValidator(settings.app_id or "", SigningKeys(settings.openid_url))
+        self.connector = ConnectorClient(AppTokens(settings.app_id or "", settings.app_password or "",
+                                                   settings.token_url))
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        teams_webhook = Blueprint("teams_webhook", __name__)
+
+        @teams_webhook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok", "configured": self.settings.configured})
+
+        @teams_webhook.route("/webhook", methods=["POST"])
+        async def webhook(request: Request) -> HTTPResponse:
+            return await self.handle(request.headers.get("Authorization"), request.body, on_new_message)
+
+        return teams_webhook
+
+    async def handle(self, authorization: str | None, body: bytes,
+                     on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
+        """Authenticate, place and hand on one activity; the HTTP answer for the Connector."""
+        if self.validator is None or self.connector is None or self.tenants is None:
+            return response.text(NOT_CONFIGURED_TEXT.format(missing=" and ".join(self.settings.missing())),
+                                  status=503)
+        try:
+            payload = json.loads(body or b"null")
+        except ValueError:
+            payload = None
+        channel_id = payload.get("channelId") if isinstance(payload, dict) else None
+        try:
+            claims = await self.validator.validate(authorization, channel_id if isinstance(channel_id, str) else None)
+        except AuthError as error:
+            logger.warning("teams: refused an unauthenticated request (%s)", error.reason)
+            return response.text("Unauthorized", status=401)
+        except KeysUnavailable:
+            return response.text("Bot Framework signing keys are unavailable; try again later", status=503)
+        try:
+            activity = Activity.parse(payload)
+        except ActivityError as error:
+            return response.text(f"Bad activity: {error}", status=400)
+        try:
+            check_service_url(claims, activity.service_url)
+        except AuthError as error:
+            logger.warning("teams: refused an activity (%s)", error.reason)
+            return response.text("Unauthorized", status=401)
+        if activity.type != "message":
+            return response.empty(status=200)  # conversationUpdate, typing, ...: nothing to answer
+        key = message_id(activity)
+        if key and not self.recent.first_time(key):
+            logger.info("teams: a retried activity was already handled; not answering it twice")
+            return response.empty(status=200)
+        await self._answer(activity, key, on_new_message)
+        return response.empty(status=200)
+
+    async def _answer(self, activity: Activity, key: str | None,
+                      on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        assert self.tenants is not None and self.connector is not None
+        output = TeamsOutput(self.connector, activity)
+        placement = self.tenants.place(activity.tenant_id, activity.team_ids)
+        if placement.school is None:
+            # The tenant id is an organisation's, not a person's: the admin needs it to map the tenant.
+            logger.warning("teams: %s (tenant %s); sent the polite refusal, nothing passed to the assistant",
+                           placement.reason.replace("_", " "), activity.tenant_id or "missing")
+            await output.send_text_message("", UNMAPPED_TEAM_TEXT if placement.reason == "unmapped_team"
+                                           else UNKNOWN_TENANT_TEXT)
+            return
+        assert activity.tenant_id and activity.user_id
+        metadata: dict[str, Any] = {"school": placement.school, "role": ROLE, "channel": CHANNEL,
+                                    "teams_tenant": activity.tenant_id.lower(),
+                                    "teams_conversation_type": activity.conversation_type or "personal"}
+        if key:
+            metadata["message_id"] = key
+        message = UserMessage(text=activity.text, output_channel=output,
+                              sender_id=sender_id(self.settings.app_password or "", activity.tenant_id,
+                                                  activity.user_id, placement.school),
+                              input_channel=CHANNEL, message_id=key, metadata=metadata)
+        # As in the REST channel: a huge message is refused kindly unless it may be a disclosure, which goes
+        # through whole (the pipeline sees its start and end; the concern record keeps all of it).
+        if len(message.text or "") > MAX_QUESTION_CHARS:
+            if not _might_be_a_disclosure(message.text):
+                await output.send_text_message(message.sender_id, TOO_LONG_TEXT)
+                return
+            metadata[FULL_TEXT_KEY] = message.text
+            half = MAX_QUESTION_CHARS // 2
+            message.text = f"{message.text[:half]} … {message.text[-half:]}"
+        try:
+            await on_new_message(message)
+        except Exception as error:  # noqa: BLE001 - Rasa would log the failure *with the message text*
+            logger.error("teams: handling a message failed (%s); replied kindly", type(error).__name__)
+        if output.sent == 0 and output.failed == 0:
+            # Nothing came back (e.g. the action server is down): never leave a member of staff with silence.
+            if _might_be_a_disclosure(metadata.get(FULL_TEXT_KEY) or message.text):
+                for bubble in safe_signposting(ROLE):  # claims nothing was recorded: nothing was
+                    await output.send_text_message(message.sender_id, bubble)
+            else:
+                await output.send_text_message(message.sender_id, NO_REPLY_TEXT)
