@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.answering import answer_and_record, ask_for_missing_context
+from actions.inducting import carry_on_if_inducting
 from bot.conversation import followup_question
 
 
@@ -27,4 +28,6 @@ class ActionAnswerFollowup(Action):
             return [SlotSet("pending_question", question)]
         # "what about staff?" asks about another group without changing who the person is.
         asked_about = next(tracker.get_latest_entity_values("role"), None) or role
-        return answer_and_record(dispatcher, school, question, asked_about)
+        events = answer_and_record(dispatcher, school, question, asked_about)
+        carry_on_if_inducting(dispatcher, tracker, school)
+        return events

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.answering import answer_and_record, ask_for_missing_context, is_sensitive_question
+from actions.inducting import carry_on_if_inducting
 from bot.answer import MAX_QUESTION_CHARS
 
 
@@ -32,5 +33,7 @@ class ActionAnswerPolicyQuestion(Action):
         school, role = tracker.get_slot("school"), tracker.get_slot("role")
         if ask_for_missing_context(dispatcher, school, role):
             return [SlotSet("pending_question", question)]
-        return answer_and_record(dispatcher, school, question, role,
-                                 sensitive=is_sensitive_question(tracker.latest_message))
+        events = answer_and_record(dispatcher, school, question, role,
+                                   sensitive=is_sensitive_question(tracker.latest_message))
+        carry_on_if_inducting(dispatcher, tracker, school)
+        return events

@@ -12,6 +12,9 @@ from rasa_sdk.types import DomainDict
 from actions import services
 from actions.answering import answer_and_record, ask_for_missing_context
 from actions.handing_off import hand_off, screen_result
+from actions.inducting import send_turn
+from bot.induction.plans import induction_file
+from bot.induction.roles import parse_role
 
 
 class ActionSetSchool(Action):
@@ -39,6 +42,11 @@ class ActionSetSchool(Action):
                                      screen_result(message))
                 events += [SlotSet("last_concern_reference", reference)]
             return events + [SlotSet("pending_disclosure", None)]
+        if tracker.get_slot("pending_induction") and induction_file(school).is_file():
+            # "Start my induction" came before we knew the school: start it now.
+            role = parse_role(_first_request_text(tracker))
+            return events + send_turn(dispatcher, services.induction().begin(school, tracker.sender_id, role)) + [
+                SlotSet("pending_induction", None)]
         profile = services.schools().get(school)
         dispatcher.utter_message(text=f"Thanks — I'll answer from {profile.name}'s {profile.policy_title}.")
         role = tracker.get_slot("role")
@@ -46,3 +54,12 @@ class ActionSetSchool(Action):
         if pending and not ask_for_missing_context(dispatcher, school, role):
             events += answer_and_record(dispatcher, school, pending, role)
         return events
+
+
+def _first_request_text(tracker: Tracker) -> str:
+    """The text of the latest "start my induction" message (it may name the role: "I'm a new TA")."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and (event.get("parse_data") or {}).get("intent", {}).get(
+                "name") == "start_induction":
+            return event.get("text") or ""
+    return ""

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
+from actions.inducting import carry_on_if_inducting
 from bot.conversation import POSTS, who_is
 
 
@@ -27,4 +28,5 @@ class ActionWhoIs(Action):
         if post not in POSTS:
             post = "dsl"  # "who do I talk to?" -> the person responsible for keeping children safe
         dispatcher.utter_message(text=who_is(services.assistant(), school, post).text)
+        carry_on_if_inducting(dispatcher, tracker, school)
         return []

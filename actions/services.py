@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from bot.answer import PolicyAssistant
 from bot.feedback import FeedbackStore
+from bot.induction.service import InductionService
 from bot.retrieval import Retriever
 from bot.safeguarding.desk import SafeguardingDesk
 from bot.safeguarding.notify import OutboxDelivery, OutboxWorker
@@ -63,3 +64,9 @@ def concern_store() -> ConcernStore:
 @lru_cache(maxsize=1)
 def desk() -> SafeguardingDesk:
     return SafeguardingDesk(concern_store(), schools(), outbox_worker())
+
+
+@lru_cache(maxsize=1)
+def induction() -> InductionService:
+    """Induction steps, progress and completion records (POLICYBOT_INDUCTION_DATABASE_URL, default SQLite)."""
+    return InductionService(schools=schools())
