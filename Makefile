@@ -21,12 +21,14 @@ PYTHON    ?= $(shell command -v python3.11 || command -v python3)
 # The stamp is named after the lock and pyproject contents: same files -> nothing to do; changed -> reinstall.
 STAMP     := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: help install index test eval bench bench-e2e run chat train train-ci validate test-stories serve shell clean distclean
+.PHONY: help install index test eval bench bench-e2e run chat train train-ci validate test-stories serve shell clean distclean web chromium e2e-web teams-package
 
 help:
 	@echo "make run        set everything up (venv, index, Rasa model) and start the assistant on localhost:5005"
 	@echo "make shell      chat with the running assistant's model in the terminal; make chat: retrieval core only"
-	@echo "make test       install, then unit tests, Rasa validation + story tests, end-to-end REST tests"
+	@echo "make test       install, then unit tests, Rasa validation + story tests, end-to-end tests (REST, Teams, web chat)"
+	@echo "make e2e-web    the web chat's end-to-end tests: socket.io security checks and headless Chromium"
+	@echo "make teams-package  build the Teams app zip (TEAMS_PACKAGE_ARGS=\"--developer-name ... --website-url ...\")"
 	@echo "make eval       evidence@1/@3, abstention accuracy, wrong-school citations on the dev set"
 	@echo "make bench      BM25 vs dense vs fused quality, latency, index build time, scale test"
 	@echo "make bench-e2e  the whole assistant: train time, REST latency at 1 and 20 users, RSS, NLU cross-validation"
@@ -55,7 +57,7 @@ index: install
 
 # Unit tests, Rasa data validation, story tests on a CI-sized model, then the end-to-end tests that start the real
 # Rasa server and action server with that model (one pytest run, so one summary line).
-test: install index validate test-stories
+test: install index validate test-stories web chromium
 	POLICYBOT_E2E_MODEL=artifacts/models-ci/policybot-ci.tar.gz $(PY) -m pytest -q
 
 eval: install index
@@ -99,8 +101,24 @@ test-stories: train-ci
 	$(RASA) test core --stories tests/test_stories.yml --model artifacts/models-ci/policybot-ci.tar.gz \
 	  --fail-on-prediction-errors --out artifacts/results-core
 
-serve: install index train
+serve: install index train web
 	scripts/serve.sh
+
+# The web chat widget's bundle (rasa-webchat from the npm registry) into web/node_modules; nothing if up to date.
+web:
+	scripts/install-web.sh
+
+# Debian's headless Chromium for the browser tests (never a downloaded browser); nothing if installed.
+chromium:
+	scripts/install-chromium.sh
+
+# Only the web chat's end-to-end tests (socket.io + browser), on the CI-sized model.
+e2e-web: install index train-ci web chromium
+	POLICYBOT_E2E_MODEL=artifacts/models-ci/policybot-ci.tar.gz $(PY) -m pytest -q tests/e2e/web
+
+# The Teams app package for upload: artifacts/teams/policybot-teams.zip (app id from POLICYBOT_TEAMS_APP_ID).
+teams-package: install
+	$(PY) scripts/teams-package.py $(TEAMS_PACKAGE_ARGS)
 
 shell: install
 	$(RASA) shell --model models/policybot.tar.gz --endpoints endpoints.yml

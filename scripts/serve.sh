@@ -26,20 +26,27 @@ if [ -z "${POLICYBOT_SMTP_HOST:-}" ]; then
   pids+=($!)
 fi
 
+# Rasa's HTTP API can read any conversation (disclosures included), so it needs a token: made once, 0600.
+if [ ! -s artifacts/rasa-api-token ]; then
+  (umask 077; .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))' > artifacts/rasa-api-token)
+fi
+
 .venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" >logs/actions.log 2>&1 &
 pids+=($!)
 .venv/bin/rasa run --enable-api --port "$RASA_PORT" --model "$MODEL" --credentials credentials.yml \
-  --endpoints endpoints.yml --cors "http://localhost:$RASA_PORT" >logs/rasa.log 2>&1 &
+  --endpoints endpoints.yml --cors "http://localhost:$RASA_PORT" --auth-token "$(cat artifacts/rasa-api-token)" \
+  >logs/rasa.log 2>&1 &
 pids+=($!)
 
 echo "starting (logs in logs/rasa.log and logs/actions.log) ..."
 for _ in $(seq 1 180); do
-  if curl -sf "http://localhost:$RASA_PORT/status" >/dev/null 2>&1 \
+  if curl -sf "http://localhost:$RASA_PORT/status?token=$(cat artifacts/rasa-api-token)" >/dev/null 2>&1 \
      && curl -sf "http://localhost:$ACTIONS_PORT/health" >/dev/null 2>&1; then
     cat <<MSG
 The assistant is running.
   Chat over REST:  curl -s localhost:$RASA_PORT/webhooks/rest/webhook \\
                      -d '{"sender":"me","message":"can I use my phone in lessons?","metadata":{"school":"ken-stimpson","role":"pupil"}}'
+  Web chat:        http://localhost:$RASA_PORT/chat/ken-stimpson   (any school slug; ?role=parent for parents)
   Terminal chat:   make shell      (in another terminal)
   DSL inbox:       .venv/bin/policybot concerns list --school ken-stimpson --as ken-stimpson-dsl
   Notifications:   artifacts/mail/ (local mail catcher; set POLICYBOT_SMTP_HOST to use a real server)

@@ -18,6 +18,8 @@ from aiosmtpd.controller import Controller
 
 from bot.servers import AssistantServers, free_port
 
+from .teams.stubs import TeamsSetup, start_teams_stubs
+
 
 class MailSink:
     """An aiosmtpd handler that keeps every message it receives."""
@@ -43,13 +45,26 @@ def mail_sink() -> Iterator[MailSink]:
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory, mail_sink: MailSink) -> Iterator[AssistantServers]:
-    """A running Rasa server whose custom actions run on a running action server; notifications to mail_sink."""
+def teams(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TeamsSetup]:
+    """Microsoft's side of Teams on loopback: Bot Framework OpenID metadata + keys, and a fake Bot Connector."""
+    setup = start_teams_stubs(tmp_path_factory.mktemp("teams-e2e"))
+    try:
+        yield setup
+    finally:
+        setup.stop()
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory, mail_sink: MailSink,
+            teams: TeamsSetup) -> Iterator[AssistantServers]:
+    """A running Rasa server whose custom actions run on a running action server; notifications to mail_sink;
+    the Teams channel pointed at the `teams` stubs."""
     model = os.environ.get("POLICYBOT_E2E_MODEL")
     if not model:
         pytest.skip("set POLICYBOT_E2E_MODEL to a trained model (make test does) to run the end-to-end tests")
     smtp = {"POLICYBOT_SMTP_HOST": "127.0.0.1", "POLICYBOT_SMTP_PORT": str(mail_sink.port)}
-    with AssistantServers(Path(model), tmp_path_factory.mktemp("rasa-e2e"), extra_env=smtp) as running:
+    with AssistantServers(Path(model), tmp_path_factory.mktemp("rasa-e2e"),
+                          extra_env={**smtp, **teams.env()}) as running:
         yield running
 
 
