@@ -46,7 +46,8 @@ CONTRAST_JS = """element => {
 def open_chat(browser: Any, url: str) -> Any:
     page = browser.new_page()
     page.goto(url)
-    page.wait_for_selector(".rw-response", timeout=60_000)  # the greeting: connected, conversation started
+    # The greeting itself (not the typing dots, also a .rw-response): connected, conversation started.
+    page.wait_for_selector(".rw-response .rw-message-text", timeout=60_000)
     return page
 
 
@@ -215,7 +216,7 @@ def test_the_embed_snippet_opens_the_chat_on_an_allowed_school_website_only(
     launcher.click()
     assert launcher.get_attribute("aria-expanded") == "true"
     frame = page.frame_locator('iframe[title="Online safety chat"]')
-    frame.locator(".rw-response").first.wait_for(timeout=60_000)
+    frame.locator(".rw-response .rw-message-text").first.wait_for(timeout=60_000)
     frame.locator(".rw-new-message").fill(PHONE_QUESTION)
     frame.locator(".rw-new-message").press("Enter")
     frame.locator(".rw-response blockquote", has_text="— Rolvenden Primary School").wait_for(timeout=60_000)
