@@ -180,7 +180,9 @@ def unlisted_site(web: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 # ------------------------------------------------------------------------------------------------ browser
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in the main thread until it
+# stops, and every later test that calls asyncio.run() (the action tests) would fail while it runs.
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip("headless Chromium is not installed; run scripts/install-chromium.sh")
