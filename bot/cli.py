@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Callable, Sequence, TextIO
 if TYPE_CHECKING:
     from bot.embedder import Embedder
 
+from bot import cli_support
+from bot.cli_support import EXIT_USAGE
 from bot.induction import cli as induction_cli
 from bot.safeguarding import inbox_cli
 
@@ -20,8 +22,6 @@ from bot.safeguarding import inbox_cli
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # spaCy 3.4 (pinned by Rasa 3.6) imports the deprecated pkg_resources; the warning means nothing to a user.
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
-
-EXIT_USAGE = 2
 
 
 def _assistant():
@@ -293,10 +293,8 @@ def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="policybot", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add this module's own sub-commands (ask, schools, build-index, eval, screen, bench, report, chat)."""
     ask = sub.add_parser("ask", help="answer a question from one school's policy, or a JSONL batch")
     ask.add_argument("--school", help="school slug (see `policybot schools`)")
     ask.add_argument("--role", default="any", help="pupil, staff, parent, governor, visitor or any")
@@ -346,19 +344,19 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--school")
     chat.add_argument("--role")
     chat.set_defaults(func=cmd_chat)
-    inbox_cli.register(sub)  # concerns list|show|ack|close|verify-audit, outbox, mailcatcher
-    induction_cli.register(sub)  # induction report
-    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every `policybot` sub-command: this module's, then the DSL inbox's and induction's."""
+    return cli_support.build_parser(
+        __doc__, _register,
+        inbox_cli.register,  # concerns list|show|ack|close|verify-audit, outbox, mailcatcher
+        induction_cli.register)  # induction report
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    out, err = out or sys.stdout, err or sys.stderr
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args, out, err)
-    except ValueError as problem:
-        err.write(f"policybot {args.command}: {problem}\n")
-        return EXIT_USAGE
+    """Run one `policybot` command line; returns the exit code."""
+    return cli_support.run(build_parser(), argv, out, err)
 
 
 if __name__ == "__main__":

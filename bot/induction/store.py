@@ -13,19 +13,16 @@ import hashlib
 import json
 import logging
 import os
-import threading
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from sqlalchemy import (Column, DateTime, Integer, MetaData, String, Table, Text, UniqueConstraint, create_engine,
-                        event, select)
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, UniqueConstraint, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from bot import settings
+from bot import settings, sqlstore
 from bot.induction.flow import InductionProgress
 from bot.schools import SchoolDirectory
 
@@ -140,33 +137,12 @@ class InductionStore:
     def __init__(self, url: str | None = None, *, schools: SchoolDirectory | None = None,
                  clock: Callable[[], datetime] | None = None, lock_timeout_s: float = 15.0) -> None:
         self.url = url or default_database_url()
-        try:
-            parsed = make_url(self.url)
-        except ArgumentError:
-            raise ValueError("the induction database URL is not a valid SQLAlchemy URL "
-                             "(POLICYBOT_INDUCTION_DATABASE_URL)") from None
-        self._safe_url = repr(parsed)  # password masked
+        parsed = sqlstore.parse_url(self.url, what="induction database", env_var="POLICYBOT_INDUCTION_DATABASE_URL")
+        self._safe_url = sqlstore.safe_url(parsed)
         self.schools = schools if schools is not None else SchoolDirectory.load()
         self._clock = clock or (lambda: datetime.now(timezone.utc))
-        self._sqlite = parsed.get_backend_name() == "sqlite"
-        self._sqlite_file = (Path(parsed.database) if self._sqlite and parsed.database not in (None, "", ":memory:")
-                             else None)
-        connect_args: dict[str, Any] = {}
-        if self._sqlite:
-            connect_args = {"timeout": lock_timeout_s}
-        elif parsed.get_driver_name() == "psycopg2":
-            connect_args = {"connect_timeout": max(1, round(lock_timeout_s))}
-        try:
-            # hide_parameters: SQL errors never carry a name or staff id.
-            self._engine: Engine = create_engine(self.url, future=True, hide_parameters=True,
-                                                 connect_args=connect_args)
-        except (ArgumentError, SQLAlchemyError, ImportError) as problem:
-            raise ValueError(f"cannot use the induction database URL {self._safe_url}: "
-                             f"{type(problem).__name__}") from None
-        if self._sqlite:
-            _sqlite_durability(self._engine)
-        self._ready_lock = threading.Lock()
-        self._is_ready = False
+        self._engine: Engine = sqlstore.open_engine(parsed, lock_timeout_s=lock_timeout_s, what="induction database")
+        self._schema = sqlstore.Once()
 
     def __repr__(self) -> str:
         return f"InductionStore({self._safe_url})"
@@ -175,23 +151,15 @@ class InductionStore:
 
     def _ready(self) -> None:
         """Create the file (0600) and tables on first use, so a store that is down fails per call, not at import."""
-        if self._is_ready:
-            return
-        with self._ready_lock:
-            if self._is_ready:
-                return
-            try:
-                if self._sqlite_file is not None:
-                    self._sqlite_file.parent.mkdir(parents=True, exist_ok=True)
-                    if not self._sqlite_file.exists():
-                        # SQLite would create it with the umask (often 0644); its -wal and -shm files copy these.
-                        os.close(os.open(self._sqlite_file, os.O_CREAT | os.O_WRONLY, 0o600))
-                metadata.create_all(self._engine)
-            except (SQLAlchemyError, OSError) as problem:
-                log.error("induction store unavailable while opening: %s", type(problem).__name__)
-                raise InductionStoreUnavailable(
-                    f"the induction store is unavailable ({type(problem).__name__})") from None
-            self._is_ready = True
+        self._schema.run(self._create_schema)
+
+    def _create_schema(self) -> None:
+        try:
+            sqlstore.create_schema(self._engine, metadata)
+        except (SQLAlchemyError, OSError) as problem:
+            log.error("induction store unavailable while opening: %s", type(problem).__name__)
+            raise InductionStoreUnavailable(
+                f"the induction store is unavailable ({type(problem).__name__})") from None
 
     def _transaction(self, work: Callable[[Connection], _T]) -> _T:
         """Run `work` in one transaction; a lost insert race (IntegrityError) runs it again."""
@@ -333,20 +301,3 @@ def _completion(row: Any) -> CompletionRecord:
         started_at=_utc(row.started_at), completed_at=_utc(row.completed_at), steps_completed=row.steps_completed,
         steps_total=row.steps_total, score=row.score, step_ids=tuple(json.loads(row.step_ids)),
         acknowledgement=row.acknowledgement)
-
-
-def _sqlite_durability(engine: Engine) -> None:
-    """WAL (the report reads while the bot writes), synchronous=FULL (a commit survives power loss) and BEGIN
-    IMMEDIATE (writers queue on the busy timeout instead of failing), as in bot/safeguarding/records.py."""
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # pysqlite must not emit its own BEGIN; the hook below does
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -10,14 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import sys
 import threading
 import unicodedata
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
-EXIT_USAGE = 2
+from bot import cli_support
+from bot.cli_support import EXIT_USAGE
+
 EXIT_FAILED = 1
 
 #: records.STATUS_FILTERS, repeated so building the parser does not import SQLAlchemy (a test keeps them equal).
@@ -308,20 +309,12 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 def build_parser() -> argparse.ArgumentParser:
     """A parser with only these sub-commands (tests, and `python -m bot.safeguarding.inbox_cli`)."""
-    parser = argparse.ArgumentParser(prog="policybot", description=__doc__)
-    register(parser.add_subparsers(dest="command", required=True))
-    return parser
+    return cli_support.build_parser(__doc__, register)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Dispatch like bot.cli.main."""
-    out, err = out or sys.stdout, err or sys.stderr
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args, out, err)
-    except ValueError as problem:
-        err.write(f"policybot {args.command}: {problem}\n")
-        return EXIT_USAGE
+    return cli_support.run(build_parser(), argv, out, err)
 
 
 if __name__ == "__main__":

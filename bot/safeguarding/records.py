@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import random
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -31,12 +30,11 @@ from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
-from sqlalchemy import (Column, DateTime, Integer, MetaData, String, Table, Text, UniqueConstraint, create_engine,
-                        event, func, select)
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, UniqueConstraint, func, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from bot import settings
+from bot import settings, sqlstore
 from bot.safeguarding.types import CATEGORIES
 from bot.schools import SchoolDirectory
 
@@ -391,36 +389,15 @@ class ConcernStore:
                  config: SafeguardingConfig | None = None, clock: Callable[[], datetime] | None = None,
                  lock_timeout_s: float = 15.0) -> None:
         self.url = url or default_database_url()
-        try:
-            parsed = make_url(self.url)
-        except ArgumentError:
-            raise ValueError("the concerns database URL is not a valid SQLAlchemy URL "
-                             "(POLICYBOT_CONCERNS_DATABASE_URL)") from None
-        self._safe_url = repr(parsed)  # password masked
+        parsed = sqlstore.parse_url(self.url, what="concerns database", env_var="POLICYBOT_CONCERNS_DATABASE_URL")
+        self._safe_url = sqlstore.safe_url(parsed)
         self.schools = schools if schools is not None else SchoolDirectory.load()
         self.config = config if config is not None else SafeguardingConfig.load(schools=self.schools)
         self._clock = clock or (lambda: datetime.now(timezone.utc))
-        self._sqlite = parsed.get_backend_name() == "sqlite"
-        self._sqlite_file = Path(parsed.database) if self._sqlite and parsed.database not in (None, "", ":memory:") \
-            else None
-        connect_args: dict[str, Any] = {}
-        if self._sqlite:
-            connect_args = {"timeout": lock_timeout_s}  # SQLite's busy timeout: how long to wait for the lock
-        elif parsed.get_driver_name() == "psycopg2":
-            # Fail (and so tell the person to speak to an adult) rather than hang on a dead server or a lock.
-            connect_args = {"connect_timeout": max(1, round(lock_timeout_s)),
-                            "options": f"-c lock_timeout={int(lock_timeout_s * 1000)}"}
-        try:
-            # hide_parameters: SQL errors and echo never carry a record's words.
-            self._engine: Engine = create_engine(self.url, future=True, hide_parameters=True,
-                                                 connect_args=connect_args)
-        except (ArgumentError, SQLAlchemyError, ImportError) as problem:
-            raise ValueError(f"cannot use the concerns database URL {self._safe_url}: "
-                             f"{type(problem).__name__}") from None
-        if self._sqlite:
-            _sqlite_durability(self._engine)
-        self._ready_lock = threading.Lock()
-        self._is_ready = False
+        # postgres_lock_timeout: a writer queued behind concern_lock gives up rather than hang the hand-off.
+        self._engine: Engine = sqlstore.open_engine(parsed, lock_timeout_s=lock_timeout_s, what="concerns database",
+                                                    postgres_lock_timeout=True)
+        self._schema = sqlstore.Once()
 
     def __repr__(self) -> str:
         return f"ConcernStore({self._safe_url})"
@@ -437,29 +414,20 @@ class ConcernStore:
 
     def _ready(self) -> None:
         """Create the file (0600) and tables on first use, so a store that is down fails per call, not at import."""
-        if self._is_ready:
-            return
-        with self._ready_lock:
-            if self._is_ready:
-                return
-            try:
-                if self._sqlite_file is not None:
-                    self._sqlite_file.parent.mkdir(parents=True, exist_ok=True)
-                    if not self._sqlite_file.exists():
-                        # Created here with 0600 because SQLite would create it with the umask (often 0644);
-                        # SQLite gives its -wal and -shm files the database file's permissions.
-                        os.close(os.open(self._sqlite_file, os.O_CREAT | os.O_WRONLY, 0o600))
-                metadata.create_all(self._engine)
-                with self._engine.begin() as connection:
-                    if connection.execute(select(concern_lock.c.id)).first() is None:
-                        connection.execute(concern_lock.insert().values(id=1))
-            except IntegrityError:
-                pass  # another process inserted the lock row first
-            except (SQLAlchemyError, OSError) as problem:
-                log.error("concern store unavailable while opening: %s", type(problem).__name__)
-                raise RecordStoreUnavailable(f"the concern store is unavailable ({type(problem).__name__})") \
-                    from None
-            self._is_ready = True
+        self._schema.run(self._create_schema)
+
+    def _create_schema(self) -> None:
+        try:
+            sqlstore.create_schema(self._engine, metadata)
+            with self._engine.begin() as connection:
+                if connection.execute(select(concern_lock.c.id)).first() is None:
+                    connection.execute(concern_lock.insert().values(id=1))
+        except IntegrityError:
+            pass  # another process inserted the lock row first
+        except (SQLAlchemyError, OSError) as problem:
+            log.error("concern store unavailable while opening: %s", type(problem).__name__)
+            raise RecordStoreUnavailable(f"the concern store is unavailable ({type(problem).__name__})") \
+                from None
 
     def _transaction(self, work: Callable[[Connection], _T]) -> _T:
         """Run `work` in one transaction, retrying a lost race (IntegrityError); store failures become
@@ -733,23 +701,6 @@ class ConcernStore:
             due=count(connection, box.status == "pending", box.next_attempt_at <= now),
             failing=count(connection, box.status == "pending", box.attempts > 0),
             sent=count(connection, box.status == "sent")))
-
-
-def _sqlite_durability(engine: Engine) -> None:
-    """WAL (readers never block the writer), synchronous=FULL (a commit survives power loss) and BEGIN
-    IMMEDIATE (the write lock is taken up front, so two writers queue on busy_timeout instead of failing)."""
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # pysqlite must not emit its own BEGIN; the hook below does
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _next_number(connection: Connection, school: str, year: int) -> int:
