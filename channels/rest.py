@@ -7,11 +7,14 @@ Registered in credentials.yml as `channels.rest.GuardedRestInput`; its URL stays
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
+from rasa.shared.constants import DEFAULT_SENDER_ID
 from sanic import Blueprint
 from sanic.request import Request
 
@@ -28,11 +31,30 @@ NO_REPLY_TEXT = ("I can't look that up right now. Please ask a teacher or the sc
 
 
 #: A client may send its own id for a message (top-level "message_id"), so that a retried request is recognised as
-#: the same message: a concern record is keyed by it and never written twice.
+#: the same message: a concern record is keyed by it and never written twice. The key is scoped to the sender (see
+#: scoped_message_id), so no client can make its message collapse into another sender's record.
 MAX_MESSAGE_ID_CHARS = 128
 #: Metadata key carrying an over-long message's whole text to the hand-off action (the pipeline gets a shortened
 #: copy); actions/handing_off.py reads it.
 FULL_TEXT_KEY = "full_text"
+
+
+def scoped_message_id(sender_id: str, client_id: object) -> str | None:
+    """The id Rasa records a REST client's message under: stable for the same sender and client id (so a retry is
+    the same message), different for every other sender. None when the client gave no usable id.
+
+    `sender_id` is the conversation id as Rasa will use it (see _conversation_id). Sender and id are hashed as a
+    JSON pair: REST senders are any string, so a plain separator could be forged, and JSON escapes what UTF-8
+    cannot encode (lone surrogates)."""
+    if not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_MESSAGE_ID_CHARS:
+        return None
+    return "rest-" + hashlib.sha256(json.dumps([sender_id, client_id]).encode()).hexdigest()[:40]
+
+
+def _conversation_id(request: Request) -> str:
+    """The sender id Rasa's RestInput gives the message: the request's "sender" as a string, else Rasa's default."""
+    sender = request.json.get("sender")
+    return str(sender) if sender is not None else DEFAULT_SENDER_ID
 
 
 def _might_be_a_disclosure(text: str | None) -> bool:
@@ -61,8 +83,10 @@ class GuardedRestInput(RestInput):
     def get_metadata(self, request: Request) -> dict[str, Any] | None:
         metadata = request.json.get("metadata")
         metadata = dict(metadata) if isinstance(metadata, dict) else {}
-        message_id = request.json.get("message_id")
-        if isinstance(message_id, str) and 0 < len(message_id) <= MAX_MESSAGE_ID_CHARS:
+        # Only the channel sets the key a message is recorded under, never the client's own metadata.
+        metadata.pop("message_id", None)
+        message_id = scoped_message_id(_conversation_id(request), request.json.get("message_id"))
+        if message_id:
             metadata["message_id"] = message_id
         return metadata or None
 
