@@ -1,7 +1,7 @@
-"""The safeguarding screen as a Rasa 3.6 NLU component, placed after DIETClassifier and FallbackClassifier.
+"""The safeguarding screen as a Rasa 3.6 NLU component, placed after the intent classifier and FallbackClassifier.
 
-On every message it runs bot.safeguarding's screen with the intent DIET predicted and the role from the message
-metadata. A disclosure or concern becomes intent `safeguarding_disclosure` (confidence 1.0, first in the ranking)
+On every message it runs bot.safeguarding's screen with the intent the classifier predicted and the role from
+the message metadata. A disclosure or concern becomes intent `safeguarding_disclosure` (confidence 1.0, first in the ranking)
 and the verdict in the parse data's `safeguarding` property: {"label", "urgency" (immediate / high / standard /
 concern), "category", "signals"}; anything else passes through unchanged. The verdict is a property, not entities,
 because it is about the whole message, and Rasa's story tests compare entities span by span. It never raises: a failure is logged without the message text and the message is left alone.
@@ -113,7 +113,7 @@ class SafeguardingScreenComponent(GraphComponent, IntentClassifier):
             if result is not None and result.hand_off:
                 self._mark(message, result)
             elif result is not None and result.label == "question" and result.category in SENSITIVE_TOPICS:
-                # A question about a sensitive topic keeps DIET's intent (it gets its policy answer); the
+                # A question about a sensitive topic keeps the classifier's intent (it gets its policy answer); the
                 # topic travels along so the answer can gently offer someone to talk to.
                 message.set(VERDICT_PROPERTY, {"label": "question", "urgency": "none",
                                                "category": result.category, "signals": list(result.signals)},

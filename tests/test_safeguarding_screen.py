@@ -112,6 +112,18 @@ def test_the_shipped_lexicon_and_exemplars_load() -> None:
     assert load_exemplars(DEFAULT_EXEMPLARS)
 
 
+def test_every_intent_in_the_domain_has_a_nudge_in_the_lexicon() -> None:
+    """An intent the lexicon does not know nudges nothing, so a confident "I started this week as a teacher"
+    (start_induction) was judged on the exemplars alone and handed off. Every intent Rasa can predict needs one."""
+    import yaml
+
+    domain = Path(__file__).resolve().parent.parent / "domain"
+    intents = {str(name) for path in domain.glob("*.yml")
+               for name in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("intents", [])}
+    assert "start_induction" in intents
+    assert sorted(intents - set(Lexicon.load(DEFAULT_LEXICON).intents)) == []
+
+
 # ---------------------------------------------------------------------------------------------- exemplar file
 
 

@@ -7,7 +7,7 @@ Three sources of evidence, combined by explainable rules in `decide`:
       framings, online-safety concerns, greetings;
   (b) the message's nearest exemplars (data/safeguarding/exemplars.yml) by cosine similarity (unit vectors, so an
       inner product), voting for label, urgency and category;
-  (c) the Rasa (DIET) intent, when given, as a nudge only.
+  (c) the Rasa intent, when given, as a nudge only.
 A missed disclosure is far worse than a false one, so first-person harm always wins over question framing and the
 intent, and any danger-now marker in a disclosure makes it `immediate`.
 
@@ -67,7 +67,7 @@ VOTE_ALONE_SIMILARITY = 0.45
 VOTE_ALONE_OVER_CHAT = 0.65
 #: Exemplars of danger now make a disclosure immediate only when they are this close (a safety net for the rules).
 VOTE_IMMEDIATE_SIMILARITY = 0.5
-#: A DIET intent at or above this confidence nudges the decision.
+#: A Rasa intent at or above this confidence nudges the decision.
 INTENT_CONFIDENCE = 0.8
 #: Messages longer than this are screened in chunks of about this size (MiniLM reads ~256 word pieces anyway).
 CHUNK_CHARS = 800
@@ -496,7 +496,7 @@ def decide(evidence: Evidence) -> ScreenResult:
     joking = bool(evidence.kinds("joke"))
     actual = bool(now) or bool(evidence.kinds("ongoing"))
     policy_frame = evidence.fired("question_policy_frame")
-    # Rasa calling a message a question counts only when nothing says it is happening: DIET reads "someone keeps
+    # Rasa calling a message a question counts only when nothing says it is happening: Rasa reads "someone keeps
     # following me home" as a policy question as easily as "can teachers follow me on instagram".
     asking = (bool(evidence.kinds("question")) or evidence.ends_with_question_mark
               or (evidence.nudge == "question" and not actual))
