@@ -24,7 +24,7 @@ def answer(school: str, question: str, role: str | None) -> Answer:
 
 def send_answer(dispatcher: CollectingDispatcher, question: str, result: Answer) -> list[dict[str, Any]]:
     """Say the answer with feedback buttons, and store the question for the gaps report."""
-    question_id = services.feedback().record_question(result.school, question, result.abstained)
+    question_id = services.feedback().note_question(result.school, question, result.abstained)
     dispatcher.utter_message(text=result.text, buttons=services.HELPFUL_BUTTONS)
     return [SlotSet("last_question", question), SlotSet("last_question_id", question_id),
             SlotSet("last_answer_abstained", result.abstained), SlotSet("pending_question", None)]

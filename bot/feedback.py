@@ -6,15 +6,22 @@ ids, names or channel details are stored: only the school, the question as asked
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Text, create_engine, event, select
+from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Text, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import settings
+from bot.sqlstore import create_schema, open_engine
+
+logger = logging.getLogger(__name__)
 
 metadata = MetaData()
+#: Seconds a write waits for another writer before failing (the answer is still sent: see note_question).
+LOCK_TIMEOUT_S = 5.0
 
 questions = Table(
     "policy_questions",
@@ -52,14 +59,11 @@ class FeedbackStore:
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url or default_database_url()
-        self._engine = create_engine(self.url, future=True)
-        if self.url.startswith("sqlite"):
-            # WAL lets the action server write while a policy owner reads the report.
-            @event.listens_for(self._engine, "connect")
-            def _wal(connection, _record) -> None:  # pragma: no cover - trivial
-                connection.execute("PRAGMA journal_mode=WAL")
-
-        metadata.create_all(self._engine)
+        # Pupils' questions are kept here, so like the concern store: errors never quote them (hidden SQL
+        # parameters), the SQLite file is 0600, and WAL lets the action server write while the report reads.
+        self._engine = open_engine(self.url, lock_timeout_s=LOCK_TIMEOUT_S, what="feedback database",
+                                   env_var="POLICYBOT_DATABASE_URL")
+        create_schema(self._engine, metadata)
 
     def record_question(self, school: str, question: str, abstained: bool) -> int:
         """Store an answered (or abstained) question; returns its id for later feedback."""
@@ -68,6 +72,15 @@ class FeedbackStore:
                 school=school, question=question, abstained=abstained, helpful=None,
                 created_at=datetime.now(timezone.utc)))
             return int(result.inserted_primary_key[0])
+
+    def note_question(self, school: str, question: str, abstained: bool) -> int | None:
+        """record_question for the answer actions: a database that is down or locked costs the gaps report one
+        question, never the person their answer. None when it could not be stored."""
+        try:
+            return self.record_question(school, question, abstained)
+        except SQLAlchemyError as problem:
+            logger.warning("feedback database: a question was not stored (%s)", type(problem).__name__)
+            return None
 
     def record_feedback(self, question_id: int, helpful: bool) -> bool:
         """Mark a stored question helpful or not; False if the id is unknown."""

@@ -53,3 +53,22 @@ def test_feedback_store_lists_abstained_and_unhelpful_questions_only(tmp_path: P
     assert not store.record_feedback(999, False)
     assert [(g.question, g.reason) for g in store.gaps("alder")] == [
         ("when is sports day", "not covered"), ("what about tablets", "not helpful")]
+
+
+def test_the_feedback_database_file_is_private_to_the_server_account(tmp_path: Path) -> None:
+    """Pupils' questions are stored there, so the SQLite file is created readable by its owner only."""
+    FeedbackStore(f"sqlite:///{tmp_path / 'private' / 'gaps.db'}")
+    assert (tmp_path / "private" / "gaps.db").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_question_the_database_cannot_store_costs_the_report_not_the_answer(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """note_question (what the answer actions call) gives None when the table is gone; the log names the error
+    class, never the question."""
+    from sqlalchemy import text
+
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'gaps.db'}")
+    with store._engine.begin() as connection:
+        connection.execute(text("DROP TABLE policy_questions"))
+    assert store.note_question("alder", "my secret question about phones", abstained=False) is None
+    assert "OperationalError" in caplog.text and "secret question" not in caplog.text
