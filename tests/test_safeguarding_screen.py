@@ -511,6 +511,9 @@ def test_real_model_spot_checks(real_screen: SafeguardingScreen, text: str, role
     # Questions about the rules whose words also describe harms.
     ("is my school allowed to check my phone", "ask_policy"), ("can teachers follow me on instagram", "ask_policy"),
     ("how can i get in touch with the headteacher", "who_is"), ("will that get me a detention?", "followup"),
+    # New staff in the induction ("finish" is a threat only with a person after it).
+    ("i started this week as a teacher", "start_induction"), ("i've just joined the school", "start_induction"),
+    ("i'll finish this induction tomorrow", "induction_pause"),
 ])
 def test_everyday_messages_and_rule_questions_are_not_handed_off(real_screen: SafeguardingScreen, text: str,
                                                                    intent: str) -> None:
@@ -527,3 +530,17 @@ def test_everyday_messages_and_rule_questions_are_not_handed_off(real_screen: Sa
 def test_the_same_words_about_something_happening_are_still_handed_off(real_screen: SafeguardingScreen,
                                                                         text: str) -> None:
     assert real_screen.screen(text, "pupil", "ask_policy", 0.95).label == "disclosure"
+
+
+@pytest.mark.real_model
+@pytest.mark.parametrize("text", ["i'll finish this induction tomorrow", "i will finish my homework later"])
+def test_finishing_a_task_is_not_a_threat_even_without_an_intent(real_screen: SafeguardingScreen, text: str) -> None:
+    """The REST channel screens over-long and unanswerable messages with no intent at all."""
+    assert not real_screen.screen(text, "staff").hand_off
+
+
+@pytest.mark.real_model
+@pytest.mark.parametrize("text", ["he said he will finish me", "they are going to finish him after school"])
+def test_finish_with_a_person_after_it_is_still_a_threat(real_screen: SafeguardingScreen, text: str) -> None:
+    result = real_screen.screen(text, "pupil")
+    assert (result.label, result.urgency) == ("disclosure", "immediate"), result.signals
