@@ -9,6 +9,8 @@ ACTIONS_PORT="${ACTIONS_PORT:-5055}"
 MODEL="${MODEL:-models/policybot.tar.gz}"
 mkdir -p artifacts/rasa logs
 
+# The servers run in their own sessions (setsid), so Ctrl-C reaches only this script, which then stops them in
+# order and exits 0; otherwise they would die of the same SIGINT and look like servers that crashed.
 pids=()
 stop() {
   trap - INT TERM EXIT
@@ -16,13 +18,14 @@ stop() {
   wait 2>/dev/null || true
   echo "stopped the assistant"
 }
-trap stop INT TERM EXIT
+trap 'stop; exit 0' INT TERM HUP
+trap stop EXIT
 
 # Local mode: with no SMTP server configured, DSL notifications go to a mail catcher on loopback, which saves
 # each one under artifacts/mail/ (no details of any concern are ever in a notification).
 if [ -z "${POLICYBOT_SMTP_HOST:-}" ]; then
   export POLICYBOT_SMTP_HOST=127.0.0.1 POLICYBOT_SMTP_PORT="${POLICYBOT_SMTP_PORT:-8025}"
-  .venv/bin/policybot mailcatcher --port "$POLICYBOT_SMTP_PORT" --dir artifacts/mail >logs/mailcatcher.log 2>&1 &
+  setsid .venv/bin/policybot mailcatcher --port "$POLICYBOT_SMTP_PORT" --dir artifacts/mail >logs/mailcatcher.log 2>&1 &
   pids+=($!)
 fi
 
@@ -31,9 +34,9 @@ if [ ! -s artifacts/rasa-api-token ]; then
   (umask 077; .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))' > artifacts/rasa-api-token)
 fi
 
-.venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" >logs/actions.log 2>&1 &
+setsid .venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" >logs/actions.log 2>&1 &
 pids+=($!)
-.venv/bin/rasa run --enable-api --port "$RASA_PORT" --model "$MODEL" --credentials credentials.yml \
+setsid .venv/bin/rasa run --enable-api --port "$RASA_PORT" --model "$MODEL" --credentials credentials.yml \
   --endpoints endpoints.yml --cors "http://localhost:$RASA_PORT" --auth-token "$(cat artifacts/rasa-api-token)" \
   >logs/rasa.log 2>&1 &
 pids+=($!)
