@@ -75,6 +75,17 @@ def _might_be_a_disclosure(text: str | None) -> bool:
         return True
 
 
+def shorten_for_pipeline(text: str, metadata: dict[str, Any]) -> str | None:
+    """For a message over MAX_QUESTION_CHARS, what every channel does: None when it cannot be a disclosure (the
+    caller refuses it kindly); otherwise its start and end for the pipeline (DIET's cost grows with length), with
+    the whole text put in `metadata[FULL_TEXT_KEY]` for the concern record."""
+    if not _might_be_a_disclosure(text):
+        return None
+    metadata[FULL_TEXT_KEY] = text
+    half = MAX_QUESTION_CHARS // 2
+    return f"{text[:half]} … {text[-half:]}"
+
+
 class GuardedRestInput(RestInput):
     @classmethod
     def name(cls) -> str:
@@ -97,13 +108,12 @@ class GuardedRestInput(RestInput):
             # A huge message is answered here, before NLU spends time on it (and misreads it) -- unless it may
             # be someone telling us they are at risk: that goes through the whole pipeline to the DSL hand-off.
             if message.text and len(message.text) > MAX_QUESTION_CHARS:
-                if not _might_be_a_disclosure(message.text):
+                metadata = dict(message.metadata or {})
+                shortened = shorten_for_pipeline(message.text, metadata)
+                if shortened is None:
                     await message.output_channel.send_text_message(message.sender_id, TOO_LONG_TEXT)
                     return
-                # The pipeline sees the start and the end (DIET's cost grows with length); the record keeps it all.
-                message.metadata = {**(message.metadata or {}), FULL_TEXT_KEY: message.text}
-                half = MAX_QUESTION_CHARS // 2
-                message.text = f"{message.text[:half]} … {message.text[-half:]}"
+                message.metadata, message.text = metadata, shortened
             try:
                 await on_new_message(message)
             except Exception as error:  # noqa: BLE001 - Rasa would log the failure *with the message text*

@@ -22,7 +22,7 @@ from sanic.response import HTTPResponse
 
 from bot.answer import MAX_QUESTION_CHARS
 from bot.safeguarding.handoff import safe_signposting
-from channels.rest import FULL_TEXT_KEY, TOO_LONG_TEXT, _might_be_a_disclosure
+from channels.rest import FULL_TEXT_KEY, TOO_LONG_TEXT, _might_be_a_disclosure, shorten_for_pipeline
 from channels.teams_activity import Activity, ActivityError, RecentActivities, message_id, sender_id
 from channels.teams_auth import AuthError, KeysUnavailable, SigningKeys, TokenValidator, check_service_url
 from channels.teams_cards import image_activity, reply_activity
@@ -204,12 +204,11 @@ class TeamsInput(InputChannel):
         # As in the REST channel: a huge message is refused kindly unless it may be a disclosure, which goes
         # through whole (the pipeline sees its start and end; the concern record keeps all of it).
         if len(message.text or "") > MAX_QUESTION_CHARS:
-            if not _might_be_a_disclosure(message.text):
+            shortened = shorten_for_pipeline(message.text, metadata)  # `metadata` is the message's own dict
+            if shortened is None:
                 await output.send_text_message(message.sender_id, TOO_LONG_TEXT)
                 return
-            metadata[FULL_TEXT_KEY] = message.text
-            half = MAX_QUESTION_CHARS // 2
-            message.text = f"{message.text[:half]} … {message.text[-half:]}"
+            message.text = shortened
         try:
             await on_new_message(message)
         except Exception as error:  # noqa: BLE001 - Rasa would log the failure *with the message text*

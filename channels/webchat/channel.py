@@ -30,7 +30,7 @@ from bot.answer import MAX_QUESTION_CHARS
 from bot.safeguarding.handoff import SAFE_SIGNPOSTING_MESSAGES
 from bot.schools import SchoolDirectory
 # One rule for both channels: an over-long or unanswered message is screened the same way as over REST.
-from channels.rest import FULL_TEXT_KEY, NO_REPLY_TEXT, TOO_LONG_TEXT, _might_be_a_disclosure
+from channels.rest import NO_REPLY_TEXT, TOO_LONG_TEXT, _might_be_a_disclosure, shorten_for_pipeline
 from channels.webchat import pages
 from channels.webchat.formatting import widget_markdown
 from channels.webchat.security import (Bindings, ConversationSigner, IncomingMessage, page_binding, read_message,
@@ -214,14 +214,12 @@ class WebChatInput(InputChannel):
         output = WebChatOutput(self.sio, self.bot_message_evt, self.bindings)
         text, metadata = incoming.text, dict(incoming.metadata)
         if incoming.too_long(MAX_QUESTION_CHARS):
-            if not _might_be_a_disclosure(text):
+            shortened = shorten_for_pipeline(text, metadata)
+            if shortened is None:
                 await output.send_text_message(sender_id, TOO_LONG_TEXT)
                 await self.sio.emit(REFUSED_EVENT, {"reason": "too_long", "max_chars": MAX_QUESTION_CHARS}, room=sid)
                 return
-            # The pipeline sees the start and the end; the concern record keeps the whole message.
-            metadata[FULL_TEXT_KEY] = text
-            half = MAX_QUESTION_CHARS // 2
-            text = f"{text[:half]} … {text[-half:]}"
+            text = shortened
         message = UserMessage(text, output, sender_id, input_channel=self.name(), metadata=metadata or None,
                               message_id=incoming.message_id)
         try:
