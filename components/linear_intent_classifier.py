@@ -118,11 +118,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
                            "found %d. Intents will not be predicted.", len(intents))
             return self._resource
         texts = [str(m.get(TEXT)) for m in examples]
-        self._char = TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self._config["char_ngram_range"]),
-                                     sublinear_tf=True, dtype=np.float32).fit(texts)
-        self._word = TfidfVectorizer(analyzer="word", token_pattern=WORD_PATTERN,
-                                     ngram_range=tuple(self._config["word_ngram_range"]),
-                                     sublinear_tf=True, dtype=np.float32).fit(texts)
+        char, word = _new_vectorizers(self._config)
+        self._char, self._word = char.fit(texts), word.fit(texts)
         dense = [self._dense_feature(m) for m in examples]
         self._dense_dim = max((len(v) for v in dense if v is not None), default=0)
         features = self._features(texts, dense)
@@ -225,14 +222,19 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             return classifier
         classifier._intents = list(meta["intents"])
         classifier._dense_dim = int(meta["dense_dim"])
-        classifier._char = _restored(TfidfVectorizer(analyzer="char_wb", sublinear_tf=True, dtype=np.float32,
-                                                     ngram_range=tuple(config["char_ngram_range"])),
-                                     meta["char_vocabulary"], char_idf)
-        classifier._word = _restored(TfidfVectorizer(analyzer="word", token_pattern=WORD_PATTERN,
-                                                     sublinear_tf=True, dtype=np.float32,
-                                                     ngram_range=tuple(config["word_ngram_range"])),
-                                     meta["word_vocabulary"], word_idf)
+        char, word = _new_vectorizers(config)
+        classifier._char = _restored(char, meta["char_vocabulary"], char_idf)
+        classifier._word = _restored(word, meta["word_vocabulary"], word_idf)
         return classifier
+
+
+def _new_vectorizers(config: Dict[Text, Any]) -> tuple[TfidfVectorizer, TfidfVectorizer]:
+    """Unfitted character and word vectorisers: one definition for training and loading, so they cannot drift."""
+    char = TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(config["char_ngram_range"]), sublinear_tf=True,
+                           dtype=np.float32)
+    word = TfidfVectorizer(analyzer="word", token_pattern=WORD_PATTERN, ngram_range=tuple(config["word_ngram_range"]),
+                           sublinear_tf=True, dtype=np.float32)
+    return char, word
 
 
 def _vocabulary(vectorizer: TfidfVectorizer) -> Dict[str, int]:
