@@ -1,119 +1,21 @@
-"""The reply a person gets when they disclose harm or raise a concern: the DSL hand-off.
-
-It follows Keeping Children Safe in Education and the NSPCC's advice on responding to a disclosure: thank them,
-say it is not their fault, say honestly who it goes to and what happens next, never promise secrecy, ask no
-leading questions, put 999 first when someone is in danger now, and signpost Childline, CEOP and Samaritans.
-Staff, governors and visitors also get "what to do right now" steps quoted from their own school's policy
-(data/safeguarding/staff_steps.yml), kept apart from general guidance that is not the school's.
-"""
+"""Composing the reply a person gets when they disclose harm or raise a concern (the DSL hand-off), by audience:
+pupils (plain, or very simple at primary and special schools), parents, and staff, governors and visitors; plus the
+safe signposting when nothing else works and the gentle offer after a sensitive question."""
 
 from __future__ import annotations
 
-import functools
-import logging
-import re
-import string
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
-import yaml
-
-from bot import settings
-from bot.retrieval import canonical_role
-from bot.safeguarding.types import CATEGORIES, CEOP_CATEGORIES, ScreenResult
+from bot.core.roles import canonical_role
+from bot.safeguarding.handoff.staff_steps import staff_steps_for
+from bot.safeguarding.handoff.wording import (_AUDIENCE, _PHASE_WORDS, _SAFE_SIGNPOSTING_ADULT, _SIGNPOST_MARKERS,
+                                              _SIMPLE_PHASES, CEOP_URL, CHILDLINE_NUMBER, OPEN_INVITATION,
+                                              SAFE_SIGNPOSTING_MESSAGES, SAMARITANS_NUMBER, _dsl_adult, _dsl_plain,
+                                              _dsl_short, _extra_online_lead, _names, _sentences, _with_online_lead,
+                                              general_steps_for)
+from bot.safeguarding.types import CEOP_CATEGORIES, ScreenResult
 from bot.schools import SchoolProfile, format_partial_date
-
-log = logging.getLogger(__name__)
-
-# ---------------------------------------------------------------------------------------------------------------
-# Core wording. Kept here, not in data, because it is the safeguarding practice itself rather than school detail.
-# ---------------------------------------------------------------------------------------------------------------
-
-CHILDLINE_NUMBER = "0800 1111"
-SAMARITANS_NUMBER = "116 123"
-CEOP_URL = "ceop.police.uk"
-NSPCC_WHISTLEBLOWING_NUMBER = "0800 028 0285"
-
-#: The only invitation to say more: open, optional, and no question mark, so it can't lead.
-OPEN_INVITATION = "If you want to, you can tell me more in your own words."
-
-#: The reply when nothing else works (no school known, action server down): no school, no record, no claims.
-SAFE_SIGNPOSTING_MESSAGES: tuple[str, ...] = (
-    "If you are in danger right now, call 999.",
-    "Please tell an adult you trust at school today, such as a teacher or the school's Designated Safeguarding "
-    "Lead (the person at school whose job is to keep children safe).",
-    f"Children and young people can talk to Childline for free, any time: call {CHILDLINE_NUMBER} or go to "
-    "childline.org.uk.",
-)
-#: The same as one plain text, for a channel that can only send a single message and has no school profiles.
-SAFE_SIGNPOSTING = " ".join(SAFE_SIGNPOSTING_MESSAGES)
-
-_SAFE_SIGNPOSTING_ADULT: tuple[str, ...] = (
-    "If anyone is in danger right now, call 999.",
-    "Please contact the school today and ask to speak to the Designated Safeguarding Lead (the person whose job "
-    "is to keep children safe). If you work or volunteer at the school, tell them in person and follow the "
-    "school's safeguarding procedure.",
-    f"Children and young people can talk to Childline for free, any time: call {CHILDLINE_NUMBER} or go to "
-    "childline.org.uk.",
-)
-
-
-@dataclass(frozen=True)
-class GeneralStep:
-    """A step from national guidance (KCSIE, NSPCC, UKCIS), shown to adults as general guidance, never as the
-    school's policy."""
-
-    text: str
-    categories: frozenset[str] | None = None  # None: every category
-    roles: frozenset[str] | None = None  # canonical roles; None: staff, governors and visitors alike
-
-
-#: What KCSIE and the NSPCC ask of any adult who is told something or notices a worry, whatever the school.
-GENERAL_STAFF_STEPS: tuple[GeneralStep, ...] = (
-    GeneralStep("As a visitor, tell the member of staff you are working with, or the school office, that you "
-                "need to speak to the Designated Safeguarding Lead today.", roles=frozenset({"visitor"})),
-    GeneralStep("Listen, stay calm and let the child use their own words. Don't ask leading questions and don't "
-                "investigate yourself."),
-    GeneralStep("Be honest with the child that you have to pass it on so that they can be kept safe."),
-    GeneralStep("Write down what you were told, in the child's words, as soon as you can, with the date and "
-                "time; sign it."),
-    GeneralStep("Don't view, copy, print, share, store or delete any image, and don't ask a child to; if a device "
-                "is involved, secure it and hand it to the DSL (UKCIS guidance on sharing nudes and semi-nudes).",
-                categories=frozenset({"online_sexual", "grooming"})),
-    GeneralStep("If the concern is about a member of staff, tell the headteacher (or the chair of governors if it "
-                "is about the headteacher) and don't discuss it with the person concerned. If you can't raise it "
-                f"at school, the NSPCC Whistleblowing Advice Line is {NSPCC_WHISTLEBLOWING_NUMBER}.",
-                categories=frozenset({"staff_conduct"})),
-    GeneralStep("If the child has hurt themselves or taken something, get first aid or call 999 now, and don't "
-                "leave them alone while they are at risk.", categories=frozenset({"self_harm"})),
-    GeneralStep(f"Childline ({CHILDLINE_NUMBER}) and, for older pupils and adults, Samaritans ({SAMARITANS_NUMBER}) "
-                "are free to call, any time.", categories=frozenset({"self_harm"})),
-)
-
-#: Pupils at these phases get very short, simple sentences and no unexplained jargon.
-_SIMPLE_PHASES = frozenset({"primary", "special"})
-#: Who the wording is for: an unknown asker may be a child who didn't say so, so they get the pupil reply.
-_AUDIENCE = {"pupil": "pupil", "any": "pupil", "parent": "parent", "staff": "staff", "governor": "staff",
-             "visitor": "staff"}
-#: Words that fit each phase: the children a DSL keeps safe, the adult to go to, the adults a child knows.
-_PHASE_WORDS: dict[str, dict[str, str]] = {
-    "primary": {"children": "children", "adult": "grown-up", "an_adult": "a grown-up", "teacher": "your teacher"},
-    "special": {"children": "pupils", "adult": "adult", "an_adult": "an adult",
-                "teacher": "your class teacher or key worker"},
-    "secondary": {"children": "students", "adult": "adult", "an_adult": "an adult",
-                  "teacher": "your form tutor or any teacher"},
-}
-_DESIGNATED = re.compile(r"Designated (?:Safeguarding|Child Protection) Lead", re.I)
-#: Signposts named in the reply, found by the number or address the reply gives (so a policy quote that merely
-#: mentions "CEOP" doesn't count as signposting it).
-_SIGNPOST_MARKERS: tuple[tuple[str, str], ...] = (
-    ("999", "999"),
-    ("Childline", CHILDLINE_NUMBER),
-    ("Samaritans", SAMARITANS_NUMBER),
-    ("CEOP", CEOP_URL),
-    ("NSPCC Whistleblowing", NSPCC_WHISTLEBLOWING_NUMBER),
-)
 
 
 @dataclass(frozen=True)
@@ -134,180 +36,6 @@ class Handoff:
     def text(self) -> str:
         """All bubbles as one text, for channels that send a single message."""
         return "\n\n".join(self.messages)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Staff steps from each school's own policy.
-# ---------------------------------------------------------------------------------------------------------------
-
-_PLACEHOLDERS = frozenset({"dsl", "online_safety_lead", "school"})
-
-
-@dataclass(frozen=True)
-class StaffStep:
-    """One "what to do now" step from a school's own policy, with the verbatim quote and section that say so."""
-
-    text: str
-    quote: str
-    section: str
-    categories: frozenset[str]
-
-    def render(self, profile: SchoolProfile) -> str:
-        """The step with {dsl}, {online_safety_lead} and {school} filled from the school's profile."""
-        osl = profile.online_safety_lead
-        return self.text.format(
-            dsl=f"{_names(profile.dsl)} ({_dsl_role(profile)})" if profile.dsl else "the Designated Safeguarding Lead",
-            online_safety_lead=osl.describe() if osl else "the online safety lead",
-            school=profile.name,
-        )
-
-
-def staff_steps_file() -> Path:
-    """Where the per-school staff steps live: data/safeguarding/staff_steps.yml under POLICYBOT_DATA_DIR."""
-    return settings.data_dir() / "safeguarding" / "staff_steps.yml"
-
-
-def load_staff_steps(path: Path | None = None) -> dict[str, tuple[StaffStep, ...]]:
-    """Every school's steps by slug. A missing file means no school steps (a new school still gets the general
-    guidance); a malformed one raises a ValueError that says where."""
-    path = path or staff_steps_file()
-    try:
-        stamp = path.stat().st_mtime_ns
-    except FileNotFoundError:
-        log.warning("no staff steps file at %s; staff get general guidance only", path)
-        return {}
-    return _load_staff_steps(path, stamp)
-
-
-@functools.lru_cache(maxsize=4)
-def _load_staff_steps(path: Path, stamp: int) -> dict[str, tuple[StaffStep, ...]]:
-    # `stamp` (the file's mtime) is part of the cache key, so an edited file is read again.
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as problem:
-        raise ValueError(f"{path} is not valid YAML: {problem}") from None
-    if not isinstance(data, Mapping) or not isinstance(data.get("schools"), Mapping):
-        raise ValueError(f"{path} must contain a 'schools:' mapping of slug -> list of steps")
-    groups = _groups(data.get("groups") or {}, path)
-    return {str(slug): tuple(_step(raw, groups, f"{path}: school '{slug}' step {i + 1}")
-                             for i, raw in enumerate(steps or ()))
-            for slug, steps in data["schools"].items()}
-
-
-def _groups(raw: Any, path: Path) -> dict[str, frozenset[str]]:
-    if not isinstance(raw, Mapping):
-        raise ValueError(f"{path}: 'groups:' must map a group name to a list of categories")
-    groups = {}
-    for name, members in raw.items():
-        unknown = [m for m in members or () if m not in CATEGORIES]
-        if unknown:
-            raise ValueError(f"{path}: group '{name}' has unknown categories {unknown}; known: {', '.join(CATEGORIES)}")
-        groups[str(name)] = frozenset(members or ())
-    return groups
-
-
-def _step(raw: Any, groups: Mapping[str, frozenset[str]], where: str) -> StaffStep:
-    if not isinstance(raw, Mapping):
-        raise ValueError(f"{where} must be a mapping with text, quote, section and categories")
-    missing = [key for key in ("text", "quote", "section", "categories") if not raw.get(key)]
-    if missing:
-        raise ValueError(f"{where} is missing {', '.join(missing)}")
-    fields = {name for _, name, _, _ in string.Formatter().parse(str(raw["text"])) if name is not None}
-    if fields - _PLACEHOLDERS:
-        raise ValueError(f"{where}: unknown placeholders {sorted(fields - _PLACEHOLDERS)} in text; "
-                         f"known: {', '.join(sorted(_PLACEHOLDERS))}")
-    categories: set[str] = set()
-    for item in raw["categories"]:
-        if item in groups:
-            categories |= groups[item]
-        elif item in CATEGORIES:
-            categories.add(item)
-        else:
-            raise ValueError(f"{where}: unknown category or group {item!r}; known: "
-                             f"{', '.join([*groups, *CATEGORIES])}")
-    return StaffStep(str(raw["text"]).strip(), str(raw["quote"]).strip(), str(raw["section"]).strip(),
-                     frozenset(categories))
-
-
-def staff_steps_for(profile: SchoolProfile, category: str) -> tuple[StaffStep, ...]:
-    """The school's own steps that apply to this category of concern, in policy-file order."""
-    if category not in CATEGORIES:
-        raise ValueError(f"unknown category {category!r}; known: {', '.join(CATEGORIES)}")
-    return tuple(s for s in load_staff_steps().get(profile.slug, ()) if category in s.categories)
-
-
-def general_steps_for(role: str | None, category: str) -> tuple[str, ...]:
-    """The general-guidance steps (not the school's) for an adult in this role and this category of concern."""
-    if category not in CATEGORIES:
-        raise ValueError(f"unknown category {category!r}; known: {', '.join(CATEGORIES)}")
-    canonical = canonical_role(role)
-    chosen = [s for s in GENERAL_STAFF_STEPS
-              if (s.categories is None or category in s.categories) and (s.roles is None or canonical in s.roles)]
-    # Steps specific to this role or category come first: they change who to tell, so they matter most.
-    chosen.sort(key=lambda s: s.categories is None and s.roles is None)
-    return tuple(s.text for s in chosen)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Names and phrases.
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def _names(names: tuple[str, ...]) -> str:
-    return " and ".join(names)
-
-
-def _dsl_role(profile: SchoolProfile) -> str:
-    return "Designated Safeguarding Leads" if len(profile.dsl) > 1 else "Designated Safeguarding Lead"
-
-
-def _dsl_adult(profile: SchoolProfile) -> str:
-    """'Claire Richardson, the Designated Safeguarding Lead', or "the school's Designated Safeguarding Lead"."""
-    if profile.dsl:
-        return f"{_names(profile.dsl)}, the {_dsl_role(profile)}"
-    return "the school's Designated Safeguarding Lead"
-
-
-def _dsl_short(profile: SchoolProfile) -> str:
-    """The DSL by name for a second mention, or the role."""
-    return _names(profile.dsl) if profile.dsl else "the Designated Safeguarding Lead"
-
-
-def _dsl_plain(profile: SchoolProfile, children: str) -> str:
-    """The DSL for a secondary pupil: name and title, with what the title means."""
-    people = "people" if len(profile.dsl) > 1 else "person"
-    meaning = f"the {people} at school whose job is to keep {children} safe"
-    if profile.dsl:
-        return f"{_names(profile.dsl)}, the {_dsl_role(profile)} ({meaning})"
-    return f"the school's Designated Safeguarding Lead ({meaning})"
-
-
-def _extra_online_lead(profile: SchoolProfile, category: str) -> str | None:
-    """The online safety lead's name or None, when an online-safety concern should also go to someone other than
-    the DSL (several schools' online safety lead *is* the DSL, so naming both would name one person twice)."""
-    lead = profile.online_safety_lead
-    if category != "online_safety" or lead is None or _DESIGNATED.search(lead.title):
-        return None
-    if lead.name and lead.name == _names(profile.dsl):
-        return None
-    return lead.name or ""
-
-
-def _with_online_lead(dsl: str, profile: SchoolProfile, category: str) -> str:
-    """The DSL phrase, plus the online safety lead for an online-safety concern when that is someone else."""
-    extra = _extra_online_lead(profile, category)
-    if extra is None:
-        return dsl
-    return f"{dsl}, and {extra + ', ' if extra else ''}the school's online safety lead"
-
-
-def _sentences(*parts: str | None) -> str:
-    return " ".join(p for p in parts if p)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The hand-off.
-# ---------------------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -624,7 +352,7 @@ def _school_steps(ask: _Ask) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Safe signposting and the report form.
+# Safe signposting, and the gentle offer after a sensitive question.
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -633,80 +361,6 @@ def safe_signposting(role: str | None) -> tuple[str, ...]:
     today, Childline; it claims nothing was recorded. An unknown role gets the reply for a child."""
     canonical = canonical_role(role)
     return SAFE_SIGNPOSTING_MESSAGES if _AUDIENCE[canonical] == "pupil" else _SAFE_SIGNPOSTING_ADULT
-
-
-#: The keys of `report_form_prompts`, in the order a form asks them.
-REPORT_FORM_KEYS: tuple[str, ...] = ("intro", "what_happened", "who_involved", "when_where", "danger_now",
-                                     "danger_now_yes", "give_name", "cancel_hint")
-
-
-def report_form_prompts(profile: SchoolProfile, role: str | None) -> dict[str, str]:
-    """The wording for a conversational "report a concern" form: open, neutral prompts, honest about who reads
-    the answers, every step skippable, and a way out at any time."""
-    canonical = canonical_role(role)
-    audience = _AUDIENCE[canonical]
-    words = _PHASE_WORDS.get(profile.phase, _PHASE_WORDS["secondary"])
-    children = words["children"]
-    if audience == "pupil" and profile.phase in _SIMPLE_PHASES:
-        reader = (_names(profile.dsl) if profile.dsl
-                  else f"the person at school whose job is to keep {children} safe")
-        adult = words["adult"]
-        return {
-            "intro": _sentences(
-                "I will ask you a few short questions.",
-                f"{reader[0].upper() + reader[1:]} will read what you write.",
-                f"They might tell other {adult}s who can help keep you safe.",
-                "You can say 'stop' at any time."),
-            "what_happened": "What happened? Tell me in your own words.",
-            "who_involved": "Who is it about? You can say 'skip' if you don't want to say.",
-            "when_where": "When and where did it happen? You can say 'not sure'.",
-            "danger_now": "Is anyone in danger right now? Please say yes or no.",
-            "danger_now_yes": f"Please call 999 now. Or tell {words['an_adult']} near you now. "
-                              "I am a computer, so I can't come and help you myself.",
-            "give_name": _sentences(
-                "Do you want to tell me your name?", "You don't have to.",
-                "If you do, someone at school can talk to you and help.",
-                f"If you don't, {adult}s at school may still need to act on what you told me.",
-                "They may need to tell people who can help keep everyone safe."),
-            "cancel_hint": "You can say 'stop' at any time.",
-        }
-    if audience == "pupil":
-        dsl = _dsl_plain(profile, children)
-        return {
-            "intro": _sentences(
-                "I'll ask you a few short questions.",
-                f"What you write will go to {dsl}.",
-                "They may share it with people who need to know, to keep you or someone else safe.",
-                "You can say 'stop' any time."),
-            "what_happened": "What happened? Please tell me in your own words, as much or as little as you want.",
-            "who_involved": "Who is involved? You can say 'skip' if you don't want to say.",
-            "when_where": "When and where did it happen? It's fine to say 'not sure'.",
-            "danger_now": "Is anyone in danger right now? Please answer yes or no.",
-            "danger_now_yes": "Please call 999 now, or tell an adult near you straight away. "
-                              "I'm a computer program, so I can't send help myself.",
-            "give_name": _sentences(
-                "Do you want to give your name?", "You don't have to.",
-                "If you do, the school can talk to you and help.",
-                "Even if you don't, staff may still need to act on what you've told me, and share it with people "
-                "who need to know to keep everyone safe."),
-            "cancel_hint": "You can say 'stop' any time.",
-        }
-    return {
-        "intro": _sentences(
-            "I'll ask a few short questions.",
-            f"Your answers will go to {_dsl_adult(profile)}{f' at {profile.name}' if profile.dsl else ''}, who may "
-            "share them with people who need to know to keep a child safe.",
-            "You can say 'stop' any time."),
-        "what_happened": "What happened? Please describe it in your own words.",
-        "who_involved": "Who is involved? You can say 'skip'.",
-        "when_where": "When and where did it happen? Say 'not sure' if you don't know.",
-        "danger_now": "Is anyone in danger right now? Please answer yes or no.",
-        "danger_now_yes": "Please call 999 now.",
-        "give_name": _sentences(
-            "Would you like to give your name and how the school can contact you?",
-            "You can say 'skip', but the school may need to contact you to help keep a child safe."),
-        "cancel_hint": "You can say 'stop' any time.",
-    }
 
 
 def gentle_offer(profile: SchoolProfile, role: str | None) -> str:
