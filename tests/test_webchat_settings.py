@@ -45,7 +45,7 @@ def test_the_file_can_be_named_by_the_environment(tmp_path: Path) -> None:
     ("allowed_origins: '*'\n", r"allowed_origins must be a list"),
     ("allowed_origins: ['*']\n", r"'\*' would let any website use the chat"),
     ("allowed_origins: [https://school.example/chat]\n", r"must be a scheme and host"),
-    ("roles: [pupil, headteacher]\n", r"unknown web chat role 'headteacher'; known: pupil, parent, staff"),
+    ("roles: [pupil, headteacher]\n", r"unknown web chat role 'headteacher'; known: pupil, staff, parent, governor, visitor$"),
     ("roles: []\n", r"needs at least one role"),
     ("roles: pupil\n", r"roles must be a list"),
     ("conversation_hours: 0\n", r"conversation_hours must be a number of hours above 0"),

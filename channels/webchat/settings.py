@@ -12,14 +12,15 @@ from pathlib import Path
 import yaml
 
 from bot import settings as bot_settings
+from bot.core.roles import PERSON_ROLES
 from channels.webchat.security import OriginPolicy, load_secret, normalise_origin
 
 CONFIG_ENV = "POLICYBOT_WEB_CONFIG"
 ORIGINS_ENV = "POLICYBOT_WEB_ALLOWED_ORIGINS"
 SECRET_ENV = "POLICYBOT_WEB_SECRET"
 DEFAULT_CONFIG = bot_settings.PROJECT_ROOT / "config" / "webchat.yml"
-#: Roles a chat page may be opened as; each is one of the assistant's roles (bot.retrieval.ROLES).
-PAGE_ROLES = ("pupil", "parent", "staff", "governor", "visitor")
+#: Roles a chat page may be opened as: the people the assistant answers (`any` is not a page).
+PAGE_ROLES = PERSON_ROLES
 _KEYS = ("allowed_origins", "roles", "conversation_hours")
 
 
