@@ -30,8 +30,9 @@ ROLES = ("pupil", "parent", "staff", "governor", "visitor", None)
 #: (label, urgency): the three disclosure urgencies and a concern.
 SCENARIOS = (("disclosure", "immediate"), ("disclosure", "high"), ("disclosure", "standard"),
              ("concern", "standard"))
-#: One CEOP category, one that isn't, and self-harm (its own helplines).
-CATEGORIES = ("online_sexual", "bullying", "self_harm")
+#: One CEOP category, one that isn't, self-harm (its own helplines), and the two whose general steps for adults
+#: change who to tell (domestic abuse: Operation Encompass; honour-based abuse: the FGM reporting duty).
+CATEGORIES = ("online_sexual", "bullying", "self_harm", "domestic_abuse", "honour_based_abuse")
 
 #: Any of these is a promise of secrecy, which KCSIE says never to make; the reply never uses the words at all.
 SECRECY = [re.compile(p, re.I) for p in (
@@ -263,6 +264,39 @@ def test_staff_conduct_concerns_point_to_the_headteacher() -> None:
     text = _handoff("ouston", "staff", "disclosure", "high", "staff_conduct").text
     assert "referred directly to the Head teacher" in text
     assert "chair of governors" in text and "0800 028 0285" in text
+
+
+def _general_guidance(text: str) -> str:
+    """The general-guidance bubble of a staff reply (the school's own steps come before it)."""
+    return text[text.index("General safeguarding guidance"):]
+
+
+def test_staff_are_told_of_the_fgm_reporting_duty_as_general_guidance() -> None:
+    text = _handoff("rolvenden", "staff", "disclosure", "high", "honour_based_abuse").text
+    general = _general_guidance(text)
+    assert "report it to the police yourself by calling 101" in general and "Never examine a child" in general
+    assert "Don't speak to the family" in general
+    # Rolvenden's one step for every category is quoted as the school's, apart from the general guidance.
+    assert "“Identifying individuals of concern" in text.split("General safeguarding guidance")[0]
+
+
+@pytest.mark.parametrize("role", ["governor", "visitor"])
+def test_only_staff_get_the_teachers_fgm_duty(role: str) -> None:
+    general = _general_guidance(_handoff("kingsmeadow", role, "concern", "standard", "honour_based_abuse").text)
+    assert "101" not in general and "forced marriage" in general
+
+
+def test_staff_hear_of_operation_encompass_for_domestic_abuse() -> None:
+    general = _general_guidance(_handoff("ouston", "staff", "disclosure", "high", "domestic_abuse").text)
+    assert "victim of it in their own right" in general and "Operation Encompass" in general
+    assert "Operation Encompass" not in _handoff("ouston", "staff", "disclosure", "high", "neglect").text
+
+
+def test_every_role_has_an_audience() -> None:
+    """The hand-off speaks to every role in the one vocabulary (bot/core/roles.py), so none can fall through."""
+    from bot.core.roles import ROLES as ALL_ROLES
+    from bot.safeguarding.handoff.wording import _AUDIENCE
+    assert set(_AUDIENCE) == set(ALL_ROLES)
 
 
 # --- safe signposting -----------------------------------------------------------------------------------------

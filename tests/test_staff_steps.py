@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot import settings
 from bot.safeguarding.handoff import (
@@ -119,6 +120,41 @@ def test_general_steps_for_visitors_and_categories() -> None:
     assert not any(s.startswith("As a visitor") for s in general_steps_for("staff", "bullying"))
     assert any("0800 028 0285" in s for s in general_steps_for("staff", "staff_conduct"))
     assert not any("0800 028 0285" in s for s in general_steps_for("staff", "bullying"))
+
+
+def test_the_all_group_names_every_category() -> None:
+    """A category added to bot/safeguarding/types.py must not silently miss the steps every concern gets."""
+    raw = yaml.safe_load((DATA / "safeguarding" / "staff_steps.yml").read_text(encoding="utf-8"))
+    assert set(raw["groups"]["all"]) == set(CATEGORIES)
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+@pytest.mark.parametrize("role", ["staff", "governor", "visitor"])
+def test_general_steps_claim_nothing_and_promise_no_secrecy(role: str, category: str) -> None:
+    steps = general_steps_for(role, category)
+    assert steps
+    for step in steps:
+        assert not CLAIMS.search(step) and not SECRECY.search(step) and "?" not in step, step
+
+
+def test_teachers_report_fgm_to_the_police_themselves() -> None:
+    """The FGM mandatory reporting duty (FGM Act 2003 s.5B, KCSIE) is personal to teachers: it comes first for
+    staff, and only for staff and honour-based abuse."""
+    staff = general_steps_for("staff", "honour_based_abuse")
+    assert "police yourself by calling 101" in staff[0] and "Never examine a child" in staff[0]
+    assert any("forced marriage" in s and "Don't speak to the family" in s for s in staff)
+    for role in ("governor", "visitor"):
+        steps = general_steps_for(role, "honour_based_abuse")
+        assert not any("101" in s for s in steps) and any("forced marriage" in s for s in steps)
+    assert not any("FGM" in s for s in general_steps_for("staff", "sexual_abuse"))
+
+
+def test_domestic_abuse_steps_name_the_child_a_victim_and_operation_encompass_for_staff() -> None:
+    staff = general_steps_for("staff", "domestic_abuse")
+    assert "victim of it in their own right" in staff[0]
+    assert any("Operation Encompass" in s for s in staff)
+    assert not any("Operation Encompass" in s for s in general_steps_for("governor", "domestic_abuse"))
+    assert not any("domestic abuse" in s for s in general_steps_for("staff", "emotional_abuse"))
 
 
 # --- loader errors ----------------------------------------------------------------------------------------------

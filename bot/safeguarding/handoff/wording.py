@@ -44,8 +44,8 @@ _SAFE_SIGNPOSTING_ADULT: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class GeneralStep:
-    """A step from national guidance (KCSIE, NSPCC, UKCIS), shown to adults as general guidance, never as the
-    school's policy."""
+    """A step from national guidance and law (KCSIE, NSPCC, UKCIS, the FGM reporting duty), shown to adults as
+    general guidance, never as the school's policy."""
 
     text: str
     categories: frozenset[str] | None = None  # None: every category
@@ -72,6 +72,30 @@ GENERAL_STAFF_STEPS: tuple[GeneralStep, ...] = (
                 "leave them alone while they are at risk.", categories=frozenset({"self_harm"})),
     GeneralStep(f"Childline ({CHILDLINE_NUMBER}) and, for older pupils and adults, Samaritans ({SAMARITANS_NUMBER}) "
                 "are free to call, any time.", categories=frozenset({"self_harm"})),
+    # The Domestic Abuse Act 2021 makes a child who sees, hears or lives with domestic abuse a victim in their own
+    # right; Operation Encompass (statutory since the Victims and Prisoners Act 2024) has the police tell the school.
+    GeneralStep("A child who sees, hears or lives with domestic abuse between adults at home is a victim of it in "
+                "their own right (Domestic Abuse Act 2021), so tell the DSL what you know even if nobody hurt the "
+                "child. Don't raise it with the parents or carers yourself: that could put the child or a parent "
+                "at more risk.", categories=frozenset({"domestic_abuse"})),
+    GeneralStep("Under Operation Encompass the police tell the DSL before the next school day when a child was "
+                "involved in a domestic abuse incident they attended, so the DSL may know part of the picture "
+                "already: tell them what you saw or heard anyway.", categories=frozenset({"domestic_abuse"}),
+                roles=frozenset({"staff"})),
+    # FGM in a girl under 18 is the one case where a teacher must go to the police personally (Female Genital
+    # Mutilation Act 2003 s.5B, KCSIE); suspected or at-risk cases, forced marriage and other so-called honour-based
+    # abuse go to the DSL (KCSIE; the statutory guidance on forced marriage: never approach the family).
+    GeneralStep("If you are a teacher and a girl under 18 tells you she has had female genital mutilation (FGM), "
+                "or you see physical signs of it, you must report it to the police yourself by calling 101, "
+                "normally by the end of the next working day, and tell the DSL as well: this legal duty is yours "
+                "and the DSL can't report it for you (the FGM mandatory reporting duty, KCSIE). Never examine a "
+                "child.",
+                categories=frozenset({"honour_based_abuse"}), roles=frozenset({"staff"})),
+    GeneralStep("Tell the DSL straight away about any worry about female genital mutilation (FGM), forced marriage "
+                "or so-called honour-based abuse, including a child who may be taken abroad for it. Don't speak to "
+                "the family or anyone in their community about it and don't try to mediate: that can put the child "
+                "in more danger.",
+                categories=frozenset({"honour_based_abuse"})),
 )
 
 
