@@ -16,7 +16,6 @@ from bot.text import clean, iter_lines, sentence_spans
 #: Bump when passage boundaries or texts change, so saved indexes are rebuilt.
 INGEST_VERSION = 6
 
-ROLES = ("pupil", "staff", "parent", "governor", "visitor")
 
 # Words that say who a heading or sentence is about. Checked on heading paths and sentence openings.
 _AUDIENCE_WORDS: dict[str, tuple[str, ...]] = {

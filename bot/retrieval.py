@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
+from bot.core.roles import canonical_role
 from bot.embedder import Embedder, default_embedder
 from bot.index import IndexNotReady, IndexStore, SchoolIndex
 from bot.ingest import PolicyPassage
@@ -21,16 +22,6 @@ from bot.text import lemmas, normalise_query
 
 log = logging.getLogger(__name__)
 
-ROLE_ALIASES = {
-    "pupil": "pupil", "student": "pupil", "child": "pupil", "learner": "pupil",
-    "staff": "staff", "teacher": "staff", "ta": "staff", "teaching_assistant": "staff", "support_staff": "staff",
-    "teaching assistant": "staff", "volunteer": "staff", "trust_staff": "staff",
-    "parent": "parent", "carer": "parent", "guardian": "parent",
-    "governor": "governor",
-    "visitor": "visitor", "contractor": "visitor", "guest": "visitor",
-    "any": "any", "": "any",
-}
-ROLES = ("pupil", "staff", "parent", "governor", "visitor", "any")
 
 # Everyday words people use -> the words school policies use for the same thing. Domain vocabulary only.
 EXPANSIONS: dict[str, tuple[str, ...]] = {
@@ -106,16 +97,6 @@ def roles_served(role: str) -> set[str]:
     """The passage audiences that answer someone asking as `role`: a parent asking about their child wants the
     pupils' rules too."""
     return {role, "pupil"} if role == "parent" else {role}
-
-
-def canonical_role(role: str | None) -> str:
-    """Map user-facing role words ('student', 'TA', 'carer') to the roles passages are tagged with."""
-    if role is not None and not isinstance(role, str):
-        raise ValueError(f"role must be text, one of {', '.join(ROLES)}; got {role!r}")
-    key = (role or "any").strip().lower()
-    if key not in ROLE_ALIASES:
-        raise ValueError(f"unknown role {role!r}; known: {', '.join(ROLES)}")
-    return ROLE_ALIASES[key]
 
 
 def query_tokens(question: str) -> tuple[list[str], list[str]]:

@@ -31,10 +31,10 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from bot.core.tfidf import new_vectorizers, restored, vocabulary
+
 logger = logging.getLogger(__name__)
 
-#: Words are runs of letters/digits of any length, so "u", "r" and "2" (pupils' spellings) count as words.
-WORD_PATTERN = r"(?u)\b\w+\b"
 ARRAYS_FILE = "linear_intent_classifier.npz"
 META_FILE = "linear_intent_classifier.json"
 
@@ -202,7 +202,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             np.savez(directory / ARRAYS_FILE, coef=self._coef, intercept=self._intercept,
                      char_idf=self._char.idf_.astype(np.float32), word_idf=self._word.idf_.astype(np.float32))
             meta = {"intents": self._intents, "dense_dim": self._dense_dim,
-                    "char_vocabulary": _vocabulary(self._char), "word_vocabulary": _vocabulary(self._word)}
+                    "char_vocabulary": vocabulary(self._char), "word_vocabulary": vocabulary(self._word)}
             (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
@@ -223,27 +223,12 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         classifier._intents = list(meta["intents"])
         classifier._dense_dim = int(meta["dense_dim"])
         char, word = _new_vectorizers(config)
-        classifier._char = _restored(char, meta["char_vocabulary"], char_idf)
-        classifier._word = _restored(word, meta["word_vocabulary"], word_idf)
+        classifier._char = restored(char, meta["char_vocabulary"], char_idf)
+        classifier._word = restored(word, meta["word_vocabulary"], word_idf)
         return classifier
 
 
 def _new_vectorizers(config: Dict[Text, Any]) -> tuple[TfidfVectorizer, TfidfVectorizer]:
-    """Unfitted character and word vectorisers: one definition for training and loading, so they cannot drift."""
-    char = TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(config["char_ngram_range"]), sublinear_tf=True,
-                           dtype=np.float32)
-    word = TfidfVectorizer(analyzer="word", token_pattern=WORD_PATTERN, ngram_range=tuple(config["word_ngram_range"]),
-                           sublinear_tf=True, dtype=np.float32)
-    return char, word
-
-
-def _vocabulary(vectorizer: TfidfVectorizer) -> Dict[str, int]:
-    return {term: int(index) for term, index in vectorizer.vocabulary_.items()}
-
-
-def _restored(vectorizer: TfidfVectorizer, vocabulary: Dict[str, int], idf: np.ndarray) -> TfidfVectorizer:
-    """A fitted vectoriser rebuilt from its vocabulary and idf weights, as scikit-learn would have left it."""
-    vectorizer.vocabulary = vocabulary
-    vectorizer.fit(["placeholder"])  # builds the fixed-vocabulary analyser; the idf is replaced next
-    vectorizer.idf_ = idf
-    return vectorizer
+    """Unfitted character and word vectorisers for this config (bot.core.tfidf: one definition for training and
+    loading, so they cannot drift)."""
+    return new_vectorizers(config["char_ngram_range"], config["word_ngram_range"])

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from bot.embedder import FakeEmbedder
 from bot.index import IndexNotReady, IndexStore
 from bot.ingest import ingest
-from bot.retrieval import ROLES, Retriever, canonical_role
+from bot.core.roles import ROLES, canonical_role
+from bot.retrieval import Retriever
 from bot.schools import SchoolDirectory
 from conftest import ALDER_POLICY, BIRCH_POLICY, write_data_dir
 
