@@ -128,11 +128,21 @@ def cmd_build_index(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     store, embedder = IndexStore(), default_embedder()
     if args.check:
         states = [(p.slug, store.status(p, embedder)) for p in profiles]
+        if not args.school:
+            from bot.safeguarding.screen import training
+
+            state = training.model_state(embedder.name)
+            states.append(("screen", "ok" if state == "ready" else state))
         for slug, state in states:
             out.write(f"{slug:14} {state}\n")
         return 0 if all(state == "ok" for _, state in states) else 1
     for slug, outcome in store.build_all(profiles, embedder, force=args.force, progress=not args.quiet):
         out.write(f"{slug:14} {outcome}\n")
+    if not args.school:
+        # The safeguarding screen's model is built from its corpus with the same embedder, like an index.
+        from bot.safeguarding.screen import training
+
+        out.write(f"{'screen':14} {training.build(embedder, force=args.force)}\n")
     return 0
 
 
@@ -173,6 +183,11 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             out.write(f"  miss {miss['id']}: {miss['why']} (confidence {miss['confidence']})\n")
     # The screen shares the retriever's embedder: the same model, loaded once.
     _eval_screen(screen_path, args.verbose, out, assistant.retriever.embedder)
+    if not args.no_corpus:
+        from bot.safeguarding.screen.crossval import corpus_figures
+
+        for line in corpus_figures(assistant.retriever.embedder).lines():
+            out.write(line + "\n")
     return 0
 
 
@@ -211,15 +226,17 @@ def cmd_screen(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_USAGE
     result = SafeguardingScreen().screen(text, args.role)
     if args.json:
-        out.write(json.dumps({"label": result.label, "urgency": result.urgency, "category": result.category,
-                              "confidence": result.confidence, "signals": list(result.signals)}) + "\n")
+        out.write(json.dumps(result.to_dict()) + "\n")
     else:
-        out.write(f"{result.label} (urgency {result.urgency}, category {result.category})\n")
+        extra = "; check in first" if result.check_in else "; signpost" if result.signpost else ""
+        language = f"; language {result.language}" if result.language != "en" else ""
+        out.write(f"{result.label} (urgency {result.urgency}, category {result.category}{extra}{language})\n")
     return 0
 
 
 def _screen_batch(path: Path, out: TextIO, err: TextIO) -> int:
-    """`screen --batch`: {"id","text","role"?} in, {"id","label","urgency"} out."""
+    """`screen --batch`: {"id","text","role"?} in, {"id","label","urgency","category"} out (other tools read
+    these lines: keep their keys)."""
     from bot.safeguarding.screen import SafeguardingScreen
 
     screen = SafeguardingScreen()
@@ -230,7 +247,7 @@ def _screen_batch(path: Path, out: TextIO, err: TextIO) -> int:
         if not isinstance(raw["text"], str):
             raise ValueError("text must be a string")
         result = screen.screen(raw["text"], raw.get("role") or None)
-        return {"id": raw.get("id"), "label": result.label, "urgency": result.urgency}
+        return {"id": raw.get("id"), "label": result.label, "urgency": result.urgency, "category": result.category}
 
     return _run_batch(path, "screen", "screened", screen_item, out, err)
 
@@ -307,7 +324,8 @@ def _register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> Non
     schools.add_argument("--json", action="store_true")
     schools.set_defaults(func=cmd_schools)
 
-    build = sub.add_parser("build-index", help="build the per-school indexes that are missing or stale")
+    build = sub.add_parser("build-index", help="build the per-school indexes (and the safeguarding screen's model) "
+                                              "that are missing or stale")
     build.add_argument("--school", action="append", help="only this school (repeatable)")
     build.add_argument("--force", action="store_true", help="rebuild even if up to date")
     build.add_argument("--check", action="store_true", help="only report which indexes are missing or stale")
@@ -320,6 +338,8 @@ def _register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> Non
     ev.add_argument("--sweep", action="store_true", help="also print abstention accuracy over a threshold grid")
     ev.add_argument("--screen-items", help="JSONL labelled messages for the safeguarding screen figures "
                                            "(default: the shared dev set)")
+    ev.add_argument("--no-corpus", action="store_true",
+                    help="skip the screen's grouped cross-validation on its training corpus (a minute or two)")
     ev.set_defaults(func=cmd_eval)
 
     screen = sub.add_parser("screen", help="safeguarding screen: disclosure, concern, question or other")

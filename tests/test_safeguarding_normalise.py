@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.safeguarding.normalise import (
+from bot.safeguarding.screen.normalise import (
     fold_confusables,
     join_spelled_out,
     normalise,

@@ -2,7 +2,9 @@
 messages, false hand-offs on questions, accuracy, and warm latency; also on deterministically obfuscated variants
 (leetspeak, look-alike letters, zero-width characters, case flips, stretched letters) of the same messages.
 
-Items are JSON lines `{"id", "text", "role", "label", "urgency"}` as in ../shared/eval/dev_safeguarding.jsonl.
+Items are JSON lines `{"id", "text", "role", "label", "urgency"}` as in ../shared/eval/dev_safeguarding.jsonl, with
+an optional `category`. The same report serves the training corpus's grouped folds (screen/crossval.py) and the
+whole assistant over REST (tools/eval_e2e.py), so the three sets of figures can be compared line by line.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Iterable, Protocol, Sequence
 
 from bot import settings
-from bot.safeguarding.types import LABELS, URGENCIES, ScreenResult
+from bot.safeguarding.types import CATEGORIES, LABELS, URGENCIES, ScreenResult
 
 #: The targets the screen is held to on the development set, plain and obfuscated.
 TARGET_DISCLOSURE_RECALL = 0.98
@@ -47,6 +49,7 @@ class ScreenItem:
     role: str | None
     label: str
     urgency: str
+    category: str | None = None
 
 
 def load_screen_items(path: Path) -> list[ScreenItem]:
@@ -59,7 +62,7 @@ def load_screen_items(path: Path) -> list[ScreenItem]:
             try:
                 raw = json.loads(line)
                 item = ScreenItem(str(raw["id"]), str(raw["text"]), raw.get("role"), str(raw["label"]),
-                                  str(raw["urgency"]))
+                                  str(raw["urgency"]), raw.get("category"))
             except (ValueError, KeyError, TypeError) as problem:
                 reason = "not valid JSON" if isinstance(problem, json.JSONDecodeError) else f"missing {problem}"
                 raise ValueError(f"{path}:{number}: not a valid screen line ({reason})") from None
@@ -67,6 +70,9 @@ def load_screen_items(path: Path) -> list[ScreenItem]:
                 raise ValueError(f"{path}:{number}: unknown label {item.label!r}; known: {', '.join(LABELS)}")
             if item.urgency not in URGENCIES:
                 raise ValueError(f"{path}:{number}: unknown urgency {item.urgency!r}; known: {', '.join(URGENCIES)}")
+            if item.category is not None and item.category not in CATEGORIES:
+                raise ValueError(f"{path}:{number}: unknown category {item.category!r}; "
+                                 f"known: {', '.join(CATEGORIES)}")
             items.append(item)
     return items
 
@@ -74,8 +80,7 @@ def load_screen_items(path: Path) -> list[ScreenItem]:
 class Screens(Protocol):
     """Anything with the screen's `screen` method (SafeguardingScreen, or a stub in tests)."""
 
-    def screen(self, text: str, role: str | None = None, intent: str | None = None,
-               intent_confidence: float | None = None) -> ScreenResult: ...
+    def screen(self, text: str, role: str | None = None) -> ScreenResult: ...
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,11 @@ class ScreenReport:
     p50_ms: float
     p95_ms: float
     misses: tuple[ScreenMiss, ...] = ()
+    concerns_caught: float | None = None
+    false_hand_off_other: float | None = None
+    check_in_disclosures: float | None = None
+    check_in_questions: float | None = None
+    category_accuracy: float | None = None
 
     def meets_targets(self) -> bool:
         """Disclosure recall, immediate recall and false disclosures on questions all within target."""
@@ -122,10 +132,15 @@ class ScreenReport:
             f"disclosure recall: {_fmt(self.disclosure_recall)} (target >= {TARGET_DISCLOSURE_RECALL:.2f})",
             f"hand-off recall: {_fmt(self.hand_off_recall)}",
             f"immediate recall: {_fmt(self.immediate_recall)} (target {TARGET_IMMEDIATE_RECALL:.2f})",
-            f"false disclosures on questions: {_fmt(self.false_disclosure_rate)} "
+            f"false hand-offs on questions: {_fmt(self.false_disclosure_rate)} "
             f"(target <= {TARGET_FALSE_DISCLOSURE_RATE:.2f})",
+            f"false hand-offs on other messages: {_fmt(self.false_hand_off_other)}",
+            f"concerns caught (handed off): {_fmt(self.concerns_caught)}",
+            f"check-ins: disclosures not handed off but checked in {_fmt(self.check_in_disclosures)}, "
+            f"questions checked in {_fmt(self.check_in_questions)}",
             f"label accuracy: {_fmt(self.label_accuracy)}",
             f"urgency accuracy on disclosures: {_fmt(self.urgency_accuracy)}",
+            f"category accuracy on hand-offs: {_fmt(self.category_accuracy)}",
             f"latency per message: p50 {self.p50_ms:.1f} ms, p95 {self.p95_ms:.1f} ms",
         ]
 
@@ -142,7 +157,7 @@ def evaluate_screen(items: Sequence[ScreenItem], screen: Screens) -> ScreenRepor
     """Screen every item once (after one warm-up call) and compute the report."""
     if hasattr(screen, "warm_up"):
         screen.warm_up()  # type: ignore[attr-defined]
-    screen.screen("hello")
+    screen.screen("hello")  # the first call may load what warm_up does not
     results: list[ScreenResult] = []
     latencies: list[float] = []
     for item in items:
@@ -152,11 +167,21 @@ def evaluate_screen(items: Sequence[ScreenItem], screen: Screens) -> ScreenRepor
     return _report(items, results, latencies)
 
 
+def report_for(items: Sequence[ScreenItem], results: Sequence[ScreenResult],
+               latencies: Sequence[float] = ()) -> ScreenReport:
+    """The report for results obtained some other way (cross-validation folds, the whole assistant)."""
+    return _report(items, results, latencies)
+
+
 def _report(items: Sequence[ScreenItem], results: Sequence[ScreenResult], latencies: Sequence[float]) -> ScreenReport:
     disclosures = [(i, r) for i, r in zip(items, results) if i.label == "disclosure"]
     hand_offs = [(i, r) for i, r in zip(items, results) if i.label in ("disclosure", "concern")]
     immediates = [(i, r) for i, r in zip(items, results) if i.urgency == "immediate"]
     questions = [(i, r) for i, r in zip(items, results) if i.label == "question"]
+    concerns = [(i, r) for i, r in zip(items, results) if i.label == "concern"]
+    others = [(i, r) for i, r in zip(items, results) if i.label == "other"]
+    categorised = [(i, r) for i, r in zip(items, results) if i.category is not None and i.label in (
+        "disclosure", "concern")]
     misses = []
     for item, result in zip(items, results):
         if (item.label, item.urgency) == (result.label, result.urgency):
@@ -188,6 +213,11 @@ def _report(items: Sequence[ScreenItem], results: Sequence[ScreenResult], latenc
         p50_ms=_percentile(ordered, 0.50),
         p95_ms=_percentile(ordered, 0.95),
         misses=tuple(misses),
+        concerns_caught=_rate(sum(r.hand_off for _, r in concerns), len(concerns)),
+        false_hand_off_other=_rate(sum(r.hand_off for _, r in others), len(others)),
+        check_in_disclosures=_rate(sum(r.check_in for _, r in disclosures if not r.hand_off), len(disclosures)),
+        check_in_questions=_rate(sum(r.check_in for _, r in questions), len(questions)),
+        category_accuracy=_rate(sum(i.category == r.category for i, r in categorised), len(categorised)),
     )
 
 

@@ -18,30 +18,41 @@ from pathlib import Path
 #: Invisible characters that are not Unicode format (Cf) or combining (Mn) characters, removed explicitly.
 _INVISIBLE_EXTRA = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
-# Look-alikes NFKC leaves alone: Cyrillic, Greek, small capitals, IPA. Mapped to the Latin letter they imitate.
-_CONFUSABLES: dict[str, str] = {
-    # Cyrillic lower / upper
-    "а": "a", "в": "b", "е": "e", "ё": "e", "һ": "h", "і": "i", "ї": "i", "ј": "j", "к": "k", "м": "m", "н": "h",
-    "о": "o", "р": "p", "с": "c", "ѕ": "s", "т": "t", "у": "y", "х": "x", "ԁ": "d", "ԛ": "q", "ԝ": "w", "ӏ": "l",
-    "ɡ": "g", "ү": "y", "г": "r", "п": "n", "ь": "b", "ѡ": "w",
-    "А": "A", "В": "B", "Е": "E", "Ё": "E", "Һ": "H", "І": "I", "Ї": "I", "Ј": "J", "К": "K", "М": "M", "Н": "H",
-    "О": "O", "Р": "P", "С": "C", "Ѕ": "S", "Т": "T", "У": "Y", "Х": "X", "Ԁ": "D", "Ԛ": "Q", "Ԝ": "W", "Ӏ": "I",
-    "Ү": "Y",
-    # Greek lower / upper
-    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u",
-    "χ": "x", "γ": "y", "ω": "w", "ς": "s", "μ": "u",
-    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O", "Ρ": "P",
-    "Τ": "T", "Υ": "Y", "Χ": "X",
-    # Small capitals and IPA letters used as "fancy text"
-    "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ꜰ": "f", "ɢ": "g", "ʜ": "h", "ɪ": "i", "ᴊ": "j", "ᴋ": "k",
-    "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ǫ": "q", "ʀ": "r", "ꜱ": "s", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v",
-    "ᴡ": "w", "ʏ": "y", "ᴢ": "z", "ı": "i", "ɑ": "a", "ɩ": "i", "ʋ": "v", "ℓ": "l",
-    # Curly quotes: phone keyboards type "don’t", which should read like "don't".
-    "\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201c": '"', "\u201d": '"',
-}
-# Regional indicator symbols (the letters flag emoji are made of) spell words too: 🇰🇮🇱🇱.
-_CONFUSABLES.update({chr(0x1F1E6 + i): chr(ord("a") + i) for i in range(26)})
-_CONFUSABLE_TABLE = str.maketrans(_CONFUSABLES)
+#: Unicode scripts whose letters are folded only inside mostly-Latin text: a message really written in Cyrillic or
+#: Greek keeps its letters (the language check reads the raw text anyway; this keeps the screen's input sane).
+_LATIN_SHARE_TO_FOLD = 0.5
+_NAMED_LATIN = re.compile(r"^(?:LATIN (?:SMALL|CAPITAL) LETTER (?:SMALL CAPITAL |DOTLESS )?|LATIN LETTER SMALL CAPITAL |"
+                          r"MODIFIER LETTER (?:SMALL |CAPITAL )?|REGIONAL INDICATOR SYMBOL LETTER )([A-Z])$")
+
+
+@lru_cache(maxsize=1)
+def _confusable_table() -> dict[int, str]:
+    """Look-alikes NFKC leaves alone, mapped to the ASCII letter or digit they imitate, from Unicode data rather
+    than a hand-written list: the confusables (Unicode TR39, as packaged by confusable-homoglyphs: Cyrillic "а",
+    Greek "Ν", Cherokee "Ꭺ" ...) and every character whose Unicode name says it is a Latin letter in another form
+    (small capitals "ᴀ", modifier letters, regional indicators "🇰", which spell words in flag emoji). Curly quotes
+    become straight ones, so "don’t" reads like "don't"."""
+    from confusable_homoglyphs.confusables import confusables_data
+
+    table: dict[int, str] = {}
+    for char, homoglyphs in confusables_data.items():
+        if len(char) != 1 or char.isascii():
+            continue
+        for homoglyph in homoglyphs:
+            target = homoglyph["c"]
+            if len(target) == 1 and target.isascii() and (target.isalnum() or target in "'\""):
+                table[ord(char)] = target
+                break
+    for code in range(0x80, 0x1FAFF):
+        if code in table:
+            continue
+        named = _NAMED_LATIN.match(unicodedata.name(chr(code), ""))
+        if named:
+            table[code] = named.group(1).lower()
+    table.update({ord("\u2019"): "'", ord("\u2018"): "'", ord("\u02bc"): "'", ord("\u201c"): '"',
+                  ord("\u201d"): '"'})
+    return table
+
 
 #: Chat spellings that use digits as syllables; leetspeak reading would get them wrong ("2nite" is "tonight").
 CHAT_NUMBER_WORDS: dict[str, str] = {
@@ -107,9 +118,21 @@ def remove_invisible(text: str) -> str:
 
 
 def fold_confusables(text: str) -> str:
-    """Map Cyrillic, Greek, small-capital and regional-indicator look-alikes to the Latin letters they imitate,
-    and curly quotes to straight ones."""
-    return text.translate(_CONFUSABLE_TABLE)
+    """Map look-alike letters (Cyrillic, Greek, small capitals, regional indicators ...) to the Latin letters they
+    imitate, and curly quotes to straight ones, when at least half the text's letters are Latin already (someone
+    hiding a word in English text); a message written in another script is left as it is."""
+    table = _confusable_table()
+    letters = [c for c in text if c.isalpha() or ord(c) in table]
+    if not letters:
+        return text
+    latin = sum(1 for c in letters if "a" <= c.lower() <= "z")
+    folded = text.translate(table)
+    if latin / len(letters) >= _LATIN_SHARE_TO_FOLD:
+        return folded
+    # Mostly non-Latin: fold only if that makes it mostly Latin (a whole word typed in look-alikes, "ѕех").
+    letters_after = [c for c in folded if c.isalpha()]
+    latin_after = sum(1 for c in letters_after if "a" <= c.lower() <= "z")
+    return folded if letters_after and latin_after / len(letters_after) >= 0.9 else text
 
 
 def join_spelled_out(text: str) -> str:
@@ -206,5 +229,6 @@ def _word_logprobs() -> dict[str, float]:
 
 
 def warm_up() -> None:
-    """Load the word frequencies now rather than on the first obfuscated message."""
+    """Load the word frequencies and the look-alike table now rather than on the first obfuscated message."""
     _word_logprobs()
+    _confusable_table()

@@ -1,0 +1,44 @@
+"""Names that cross from the library to the Rasa side and back: parse-data and metadata keys, the intents the
+safeguarding screen sets, the slots and actions that carry a hand-off. Defined once here; components/, actions/,
+channels/, domain/ and data/ use these names (tests/test_contract.py checks the domain and data agree).
+"""
+
+from __future__ import annotations
+
+# ------------------------------------------------------------------------------------------------ parse data
+
+#: The screen's verdict on a message (ScreenResult.to_dict()), set by the NLU component on every message.
+VERDICT_KEY = "safeguarding"
+
+# ------------------------------------------------------------------------------------------------ metadata
+
+#: The person's school and role, set by the channel (web chat page, Teams tenant) or a trusted REST client.
+SCHOOL_KEY = "school"
+ROLE_KEY = "role"
+#: The channel's key for a message, stable across a client's retries: a concern record is never written twice.
+MESSAGE_ID_KEY = "message_id"
+#: An over-long message's whole text, for the concern record (the pipeline gets a shortened copy).
+FULL_TEXT_KEY = "full_text"
+
+# ------------------------------------------------------------------------------------------------ intents
+
+#: The screen says: hand this message to the DSL (a disclosure or concern).
+DISCLOSURE_INTENT = "safeguarding_disclosure"
+#: The screen says: some risk, not confident; check in gently before anything else.
+CHECK_IN_INTENT = "safeguarding_check_in"
+#: The message is in another language: signposting and an offer of a member of staff, in that language.
+OTHER_LANGUAGE_INTENT = "other_language"
+#: The buttons of the check-in and of the other-language reply.
+PASS_ON_INTENT = "safeguarding_pass_on"
+NOT_NOW_INTENT = "safeguarding_not_now"
+SAFEGUARDING_INTENTS = (DISCLOSURE_INTENT, CHECK_IN_INTENT, OTHER_LANGUAGE_INTENT)
+
+# ------------------------------------------------------------------------------------------------ actions, slots
+
+HANDOFF_ACTION = "action_dsl_handoff"
+CHECK_IN_ACTION = "action_safeguarding_check_in"
+OTHER_LANGUAGE_ACTION = "action_other_language"
+PASS_ON_ACTION = "action_safeguarding_pass_on"
+NOT_NOW_ACTION = "action_safeguarding_not_now"
+#: The message id of a message waiting for the person's answer to a check-in (or language offer).
+PENDING_CHECK_IN_SLOT = "pending_check_in"

@@ -1,0 +1,201 @@
+"""Training the screen: embed the corpus, cross-validate grouped by family, choose thresholds, fit, save.
+
+Thresholds come from out-of-fold predictions under grouped cross-validation (no family on both sides), never from
+the development set: the hand-off band where disclosure recall on unseen situations reaches its target, the
+check-in band below it, the immediate bar where danger-now recall does. The same folds give the figures
+`make eval` prints for the corpus (crossval.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from bot import settings
+from bot.embedder import Embedder
+from bot.safeguarding.screen import normalise as normalising
+from bot.safeguarding.screen.corpus import Example, corpus_fingerprint, default_corpus_dir, load_corpus
+from bot.safeguarding.screen.decide import Thresholds
+from bot.safeguarding.screen.model import MODEL_VERSION, ModelConfig, ModelNotReady, Prediction, ScreenModel
+
+log = logging.getLogger(__name__)
+
+#: Grouped folds, and the seed that makes them (and so the thresholds) the same on every machine.
+FOLDS = 5
+SEED = 20261205
+
+#: What the thresholds are chosen to reach on unseen situations (out-of-fold): hand-off recall of disclosures,
+#: recall of danger-now messages at the immediate bar, and recall of disclosures within the check-in band. The
+#: immediate bar is a compromise: on this corpus 0.99 would call nearly every disclosure immediate (the urgency
+#: head separates danger-now from ongoing harm far less well than harm from no harm), and the backstop phrases
+#: make the clearest danger-now messages immediate anyway (docs/benchmarks.md has the trade-off).
+TARGET_DISCLOSURE_RECALL = 0.98
+TARGET_IMMEDIATE_RECALL = 0.95
+TARGET_CHECK_IN_RECALL = 0.995
+#: Share of every hand-off message (disclosure or concern) that at least gets the safety signposting.
+TARGET_SIGNPOST_RECALL = 0.999
+#: Hand-offs kept as disclosures: the share of out-of-fold disclosures that must not be labelled concern.
+TARGET_DISCLOSURE_LABEL = 0.98
+
+
+def model_dir(embedder_name: str) -> Path:
+    """artifacts/safeguarding/screen/<embedder>: one model per embedding model, so a test's fake embedder never
+    replaces the real one."""
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in embedder_name)[:60]
+    digest = hashlib.sha256(embedder_name.encode()).hexdigest()[:8]
+    return settings.artifacts_dir() / "safeguarding" / "screen" / f"{slug}-{digest}"
+
+
+def screen_texts(examples: Sequence[Example]) -> list[str]:
+    """The normalised text of each example: the model sees what the screen sees at run time."""
+    return [normalising.normalise(example.text) for example in examples]
+
+
+def embed(texts: Sequence[str], embedder: Embedder) -> np.ndarray:
+    """Sentence embeddings of normalised texts, as float32 rows."""
+    return np.asarray(embedder.embed(list(texts)), dtype=np.float32)
+
+
+# ------------------------------------------------------------------------------------------------ folds
+
+
+def grouped_folds(examples: Sequence[Example], folds: int = FOLDS, seed: int = SEED) -> list[np.ndarray]:
+    """The test indices of each fold: whole families only, labels spread evenly (StratifiedGroupKFold)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    labels = [f"{e.label}/{e.urgency}" for e in examples]
+    groups = [e.family for e in examples]
+    return [test for _, test in splitter.split(np.zeros(len(examples)), labels, groups)]
+
+
+def out_of_fold(examples: Sequence[Example], texts: Sequence[str], dense: np.ndarray,
+                config: ModelConfig, folds: Sequence[np.ndarray]) -> list[Prediction]:
+    """Each example's prediction from a model that never saw its family."""
+    predictions: list[Prediction | None] = [None] * len(examples)
+    for test in folds:
+        held_out = set(int(i) for i in test)
+        train = [i for i in range(len(examples)) if i not in held_out]
+        model = _fit(examples, texts, dense, config, train, with_category=False)
+        for index, prediction in zip(test, model.predict([texts[i] for i in test],
+                                                         [examples[i].role for i in test], dense[test])):
+            predictions[int(index)] = prediction
+    return [p for p in predictions if p is not None]
+
+
+def _fit(examples: Sequence[Example], texts: Sequence[str], dense: np.ndarray, config: ModelConfig,
+         rows: Sequence[int], meta: dict | None = None, with_category: bool = True) -> ScreenModel:
+    chosen = [examples[i] for i in rows]
+    return ScreenModel.fit([texts[i] for i in rows], [e.role for e in chosen], [e.label for e in chosen],
+                           [e.urgency for e in chosen], [e.category for e in chosen], dense[list(rows)], config,
+                           meta, with_category)
+
+
+# ------------------------------------------------------------------------------------------------ thresholds
+
+
+def choose_thresholds(examples: Sequence[Example], predictions: Sequence[Prediction]) -> Thresholds:
+    """The bands that reach the targets on out-of-fold predictions (see the module docstring)."""
+    hand_off = np.array([p.hand_off for p in predictions])
+    disclosure = np.array([e.label == "disclosure" for e in examples])
+    handed = np.array([e.hand_off for e in examples])
+    immediate = np.array([e.urgency == "immediate" for e in examples])
+    t_hand = _bar(hand_off[disclosure], TARGET_DISCLOSURE_RECALL)
+    t_check = min(t_hand, _bar(hand_off[disclosure], TARGET_CHECK_IN_RECALL))
+    t_sign = min(t_check, _bar(hand_off[handed], TARGET_SIGNPOST_RECALL))
+    shares = np.array([p.labels.get("disclosure", 0.0) / p.hand_off if p.hand_off else 1.0 for p in predictions])
+    t_share = _bar(shares[disclosure & (hand_off >= t_hand)], TARGET_DISCLOSURE_LABEL)
+    p_immediate = np.array([p.urgencies.get("immediate", 0.0) for p in predictions])
+    t_immediate = _bar(p_immediate[immediate], TARGET_IMMEDIATE_RECALL)
+    return Thresholds(hand_off=t_hand, check_in=t_check, signpost=t_sign, disclosure_share=t_share,
+                      immediate=t_immediate)
+
+
+def _bar(scores: np.ndarray, recall: float) -> float:
+    """The highest threshold at which at least `recall` of these (positive) scores are at or above it, rounded
+    down to 3 decimals; 0.5 when there is nothing to measure."""
+    if not len(scores):
+        return 0.5
+    ordered = np.sort(scores)
+    allowed_misses = int(np.floor((1.0 - recall) * len(ordered) + 1e-9))
+    return float(np.floor(ordered[allowed_misses] * 1000) / 1000)
+
+
+# ------------------------------------------------------------------------------------------------ training
+
+
+@dataclass(frozen=True)
+class TrainedScreen:
+    """A trained model, the out-of-fold predictions its thresholds came from, and the examples they are for."""
+
+    model: ScreenModel
+    examples: tuple[Example, ...]
+    out_of_fold: tuple[Prediction, ...]
+    thresholds: Thresholds
+
+
+def train(embedder: Embedder, corpus_dir: Path | str | None = None, config: ModelConfig | None = None,
+          folds: int = FOLDS) -> TrainedScreen:
+    """Cross-validate (grouped by family) to choose the thresholds, then fit on everything."""
+    config = config or ModelConfig()
+    examples = load_corpus(corpus_dir)
+    texts = screen_texts(examples)
+    dense = embed(texts, embedder)
+    predictions = out_of_fold(examples, texts, dense, config, grouped_folds(examples, folds))
+    thresholds = choose_thresholds(examples, predictions)
+    meta = {"embedder": embedder.name, "corpus": corpus_fingerprint(corpus_dir), "examples": len(examples),
+            "families": len({e.family for e in examples}), "folds": folds, "seed": SEED,
+            "thresholds": asdict(thresholds)}
+    model = _fit(examples, texts, dense, config, range(len(examples)), meta)
+    return TrainedScreen(model, examples, tuple(predictions), thresholds)
+
+
+def save_atomically(model: ScreenModel, directory: Path) -> None:
+    """Write the model next to `directory` and swap it in, so a reader never sees half a model and two processes
+    training at once do not mix their files."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".screen-", dir=directory.parent))
+    try:
+        model.save(staging)
+        old = directory.with_name(directory.name + f".old-{os.getpid()}")
+        if directory.exists():
+            directory.rename(old)
+        staging.rename(directory)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def model_state(embedder_name: str, corpus_dir: Path | str | None = None) -> str:
+    """`ready`, `missing`, or `stale` (trained on other data or by older code) for this embedder's model."""
+    meta_path = model_dir(embedder_name) / "screen_model.json"
+    if not meta_path.is_file():
+        return "missing"
+    try:
+        model = ScreenModel.load(model_dir(embedder_name))
+    except ModelNotReady:
+        return "stale"
+    fresh = (model.meta.get("embedder") == embedder_name
+             and model.meta.get("corpus") == corpus_fingerprint(corpus_dir or default_corpus_dir()))
+    return "ready" if fresh else "stale"
+
+
+def build(embedder: Embedder, force: bool = False) -> str:
+    """Train and save this embedder's model unless it is ready: `built` or `up to date`."""
+    if not force and model_state(embedder.name) == "ready":
+        return "up to date"
+    trained = train(embedder)
+    save_atomically(trained.model, model_dir(embedder.name))
+    return "built"
+
+
+__all__ = ["FOLDS", "MODEL_VERSION", "SEED", "TrainedScreen", "build", "choose_thresholds", "embed",
+           "grouped_folds", "model_dir", "model_state", "out_of_fold", "save_atomically", "screen_texts", "train"]
