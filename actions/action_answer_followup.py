@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.answering import answer_and_record, ask_for_missing_context
+from actions.answering import answer_and_record, ask_for_missing_context, asked_school
 from actions.inducting import carry_on_if_inducting
 from bot.conversation import followup_question
 
@@ -23,7 +23,7 @@ class ActionAnswerFollowup(Action):
         said = (tracker.latest_message.get("text") or "").strip()
         previous = tracker.get_slot("last_question") or ""
         question = followup_question(previous, said) if previous else said
-        school, role = tracker.get_slot("school"), tracker.get_slot("role")
+        school, role = asked_school(tracker), tracker.get_slot("role")
         if ask_for_missing_context(dispatcher, school, role):
             return [SlotSet("pending_question", question)]
         # "what about staff?" asks about another group without changing who the person is.

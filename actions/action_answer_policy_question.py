@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.answering import answer_and_record, ask_for_missing_context, is_sensitive_question
+from actions.answering import answer_and_record, ask_for_missing_context, asked_school, is_sensitive_question
 from actions.inducting import carry_on_if_inducting
 from bot.answer import MAX_QUESTION_CHARS
 
@@ -30,7 +30,7 @@ class ActionAnswerPolicyQuestion(Action):
         if not question:
             dispatcher.utter_message(response="utter_help")
             return []
-        school, role = tracker.get_slot("school"), tracker.get_slot("role")
+        school, role = asked_school(tracker), tracker.get_slot("role")
         if ask_for_missing_context(dispatcher, school, role):
             return [SlotSet("pending_question", question)]
         events = answer_and_record(dispatcher, school, question, role,

@@ -9,7 +9,7 @@ from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.answering import answer, send_answer
+from actions.answering import answer, asked_school, send_answer
 from bot.answer import MAX_QUESTION_CHARS
 
 
@@ -20,7 +20,7 @@ class ActionDefaultFallback(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:
         text = (tracker.latest_message.get("text") or "").strip()
-        school = tracker.get_slot("school")
+        school = asked_school(tracker)
         # An unusual wording of a real question still deserves a look in the policy; the assistant abstains
         # by itself when nothing there fits.
         if school and len(text.split()) >= 3 and len(text) <= MAX_QUESTION_CHARS:

@@ -10,8 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
-from actions.answering import answer_and_record, ask_for_missing_context
-from actions.handing_off import hand_off, screen_result
+from actions.answering import answer_and_record, ask_for_missing_context, channel_school
+from actions.handing_off import hand_off, screen_result, user_message
 from actions.inducting import send_turn
 from bot.induction.plans import induction_file
 from bot.induction.roles import parse_role
@@ -25,21 +25,26 @@ class ActionSetSchool(Action):
                   domain: DomainDict) -> list[dict[str, Any]]:
         said = next(tracker.get_latest_entity_values("school"), None) or tracker.latest_message.get("text")
         school = services.known_school(said)
-        if school is None:
+        pinned = channel_school(tracker)
+        if school is None and pinned is None:
             dispatcher.utter_message(text="Sorry, I don't know that school yet. Please pick yours:")
             dispatcher.utter_message(response="utter_ask_school")
             return [SlotSet("school", None)]
+        if pinned is not None and pinned != school:
+            # This chat belongs to one school (its page, its Teams tenant): records and answers stay with it.
+            own = services.schools().get(pinned)
+            other = f"{services.schools().get(school).name}'s" if school else "another school's"
+            dispatcher.utter_message(text=f"This chat is {own.name}'s, so I answer from {own.name}'s "
+                                          f"{own.policy_title} and anything you tell me goes to {own.name}. "
+                                          f"To ask about {other} policy, name the school in your question.")
+            return [SlotSet("school", pinned)]
         events: list[dict[str, Any]] = [SlotSet("school", school)]
         pending_disclosure = tracker.get_slot("pending_disclosure")
         if pending_disclosure:
             # Someone told us something worrying before we knew their school: hand that message off first.
-            disclosed = next((event for event in reversed(tracker.events) if event.get("event") == "user"
-                              and event.get("message_id") == pending_disclosure), None)
-            if disclosed is not None:
-                message = {**(disclosed.get("parse_data") or {}), "text": disclosed.get("text"),
-                           "message_id": pending_disclosure, "input_channel": disclosed.get("input_channel")}
-                reference = hand_off(dispatcher, tracker, school, message,
-                                     screen_result(message))
+            message = user_message(tracker, pending_disclosure)
+            if message is not None:
+                reference = hand_off(dispatcher, tracker, school, message, screen_result(message))
                 events += [SlotSet("last_concern_reference", reference)]
             return events + [SlotSet("pending_disclosure", None)]
         if tracker.get_slot("pending_induction") and induction_file(school).is_file():

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
+from actions.answering import asked_school
 from actions.inducting import carry_on_if_inducting
 from bot.conversation import POSTS, who_is
 
@@ -20,7 +21,7 @@ class ActionWhoIs(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:
-        school = tracker.get_slot("school")
+        school = asked_school(tracker)
         if not school:
             dispatcher.utter_message(response="utter_ask_school")
             return [SlotSet("pending_question", tracker.latest_message.get("text"))]

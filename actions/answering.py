@@ -4,13 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from bot.answer import Answer
-from bot.retrieval import canonical_role
+from bot.core import contract
+from bot.core.roles import canonical_role
 from bot.safeguarding.handoff import gentle_offer
+from bot.safeguarding.types import SENSITIVE_CATEGORIES
+
+
+def channel_school(tracker: Tracker) -> str | None:
+    """The school the channel pins this conversation to (metadata on the latest message), if it is one we know."""
+    metadata = tracker.latest_message.get("metadata")
+    return services.known_school(metadata.get(contract.SCHOOL_KEY)) if isinstance(metadata, dict) else None
+
+
+def asked_school(tracker: Tracker) -> str | None:
+    """The school a question is about: a school it names (answered and cited as that school's policy), else the
+    person's own."""
+    named = services.known_school(next(tracker.get_latest_entity_values("school"), None))
+    return named or tracker.get_slot("school")
 
 
 def answer(school: str, question: str, role: str | None) -> Answer:
@@ -44,9 +60,11 @@ def answer_and_record(dispatcher: CollectingDispatcher, school: str, question: s
 
 
 def is_sensitive_question(message: dict[str, Any]) -> bool:
-    """True when the safeguarding screen marked the message as a question on a sensitive topic."""
-    verdict = message.get("safeguarding")
-    return isinstance(verdict, dict) and verdict.get("label") == "question"
+    """True when the safeguarding screen read the message as a question on a sensitive topic, or saw some risk
+    in it: the answer then gently offers someone to talk to (with the safety numbers)."""
+    verdict = message.get(contract.VERDICT_KEY)
+    return isinstance(verdict, dict) and verdict.get("label") == "question" and (
+        verdict.get("category") in SENSITIVE_CATEGORIES or bool(verdict.get("signpost")))
 
 
 def ask_for_missing_context(dispatcher: CollectingDispatcher, school: str | None, role: str | None) -> bool:

@@ -14,9 +14,11 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
+from actions.languages import language_of, language_packs
 from bot.safeguarding.desk import Disclosure
 from bot.safeguarding.handoff import safe_signposting
-from bot.safeguarding.types import CATEGORIES, ScreenResult
+from bot.core import contract
+from bot.safeguarding.types import ScreenResult
 
 logger = logging.getLogger(__name__)
 
@@ -25,18 +27,34 @@ EXCERPT_TURNS = 6
 
 
 def screen_result(message: dict[str, Any]) -> ScreenResult:
-    """The screen's verdict on a message: the `safeguarding` property the NLU component adds to the parse data
-    (`urgency`: immediate / high / standard / concern, and `category`); entities of the same names also work."""
-    verdict = message.get("safeguarding") if isinstance(message.get("safeguarding"), dict) else {}
-    entities = {entity.get("entity"): entity.get("value") for entity in message.get("entities") or []}
-    urgency = verdict.get("urgency") or entities.get("urgency") or "standard"
-    category = verdict.get("category") or entities.get("safeguarding_category")
-    category = category if category in CATEGORIES else "other"
-    if urgency == "concern":
-        return ScreenResult("concern", "standard", category, 1.0)
-    if urgency not in ("immediate", "high", "standard"):
-        urgency = "standard"  # a hand-off is never dropped for want of an urgency
-    return ScreenResult("disclosure", urgency, category, 1.0)
+    """The verdict to record for a message being handed off: the screen's own (parse data `safeguarding`, see
+    bot.core.contract.VERDICT_KEY) when it says disclosure or concern; otherwise -- the person said "yes, tell
+    someone" after a check-in, or a story test set the hand-off intent alone -- a disclosure at the urgency the
+    screen would give it if told (standard when unknown). A hand-off is never dropped for want of a verdict."""
+    raw = message.get(contract.VERDICT_KEY)
+    try:
+        verdict = ScreenResult.from_dict(raw) if isinstance(raw, dict) else None
+    except ValueError:
+        verdict = None
+    if verdict is not None and verdict.hand_off:
+        return verdict
+    told = next((s.split(":", 1)[1] for s in (verdict.signals if verdict else ()) if s.startswith("if_told:")),
+                "standard")
+    return ScreenResult("disclosure", told if told in ("immediate", "high", "standard") else "standard",
+                        verdict.category if verdict else "other", 1.0, verdict.signals if verdict else (),
+                        signpost=True, language=verdict.language if verdict else "en")
+
+
+def user_message(tracker: Tracker, message_id: str | None) -> dict[str, Any] | None:
+    """An earlier user message of this conversation by its id, as parse data with its text, id and channel."""
+    if not message_id:
+        return None
+    event = next((e for e in reversed(tracker.events) if e.get("event") == "user"
+                  and e.get("message_id") == message_id), None)
+    if event is None:
+        return None
+    return {**(event.get("parse_data") or {}), "text": event.get("text"), "message_id": message_id,
+            "input_channel": event.get("input_channel"), "metadata": event.get("metadata") or {}}
 
 
 def message_id(tracker: Tracker, message: dict[str, Any]) -> str:
@@ -78,16 +96,31 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, school: str, me
         logger.error("hand-off failed (%s); sent the safe signposting reply", type(error).__name__)
         send_safe_signposting(dispatcher, role)
         return None
-    for bubble in outcome.handoff.messages:
+    for bubble in _reply_bubbles(message, school, outcome.handoff.messages, outcome.reference):
         dispatcher.utter_message(text=bubble)
     return outcome.reference
 
 
+def _reply_bubbles(message: dict[str, Any], school: str, english: tuple[str, ...],
+                   reference: str | None) -> tuple[str, ...]:
+    """The hand-off reply in the message's own language (with the English underneath) when it was not English;
+    the composed English reply otherwise. Only a stored record is announced as passed on."""
+    code = language_of(message)
+    if code == "en":
+        return english
+    if reference is None:
+        return language_packs().reply(code).messages
+    profile = services.schools().get(school)
+    dsl = (f"{' and '.join(profile.dsl)}, Designated Safeguarding Lead" if profile.dsl
+           else "the Designated Safeguarding Lead")
+    return language_packs().handed_off(code, dsl, reference).messages
+
+
 def full_text(message: dict[str, Any]) -> str:
     """The person's whole message: the REST channel shortens over-long ones for NLU and keeps the original in the
-    metadata (channels/rest.py FULL_TEXT_KEY)."""
+    metadata (bot.core.contract.FULL_TEXT_KEY)."""
     metadata = message.get("metadata") if isinstance(message.get("metadata"), dict) else {}
-    whole = metadata.get("full_text")
+    whole = metadata.get(contract.FULL_TEXT_KEY)
     return whole if isinstance(whole, str) and whole else (message.get("text") or "")
 
 

@@ -20,9 +20,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.answer import MAX_QUESTION_CHARS
-from bot.safeguarding.handoff import safe_signposting
-from channels.rest import FULL_TEXT_KEY, TOO_LONG_TEXT, _might_be_a_disclosure, shorten_for_pipeline
+from channels.guard import guarded_turn
 from channels.teams_activity import Activity, ActivityError, RecentActivities, message_id, sender_id
 from channels.teams_auth import AuthError, KeysUnavailable, SigningKeys, TokenValidator, check_service_url
 from channels.teams_cards import image_activity, reply_activity
@@ -201,22 +199,6 @@ class TeamsInput(InputChannel):
                               sender_id=sender_id(self.settings.app_password or "", activity.tenant_id,
                                                   activity.user_id, placement.school),
                               input_channel=CHANNEL, message_id=key, metadata=metadata)
-        # As in the REST channel: a huge message is refused kindly unless it may be a disclosure, which goes
-        # through whole (the pipeline sees its start and end; the concern record keeps all of it).
-        if len(message.text or "") > MAX_QUESTION_CHARS:
-            shortened = shorten_for_pipeline(message.text, metadata)  # `metadata` is the message's own dict
-            if shortened is None:
-                await output.send_text_message(message.sender_id, TOO_LONG_TEXT)
-                return
-            message.text = shortened
-        try:
-            await on_new_message(message)
-        except Exception as error:  # noqa: BLE001 - Rasa would log the failure *with the message text*
-            logger.error("teams: handling a message failed (%s); replied kindly", type(error).__name__)
-        if output.sent == 0 and output.failed == 0:
-            # Nothing came back (e.g. the action server is down): never leave a member of staff with silence.
-            if _might_be_a_disclosure(metadata.get(FULL_TEXT_KEY) or message.text):
-                for bubble in safe_signposting(ROLE):  # claims nothing was recorded: nothing was
-                    await output.send_text_message(message.sender_id, bubble)
-            else:
-                await output.send_text_message(message.sender_id, NO_REPLY_TEXT)
+        # The channel guard: a huge message refused kindly unless it may be a disclosure, a reply to every message,
+        # the signposting whenever the message carries risk (channels/guard.py).
+        await guarded_turn(message, on_new_message, "teams")

@@ -1,10 +1,15 @@
 """The safeguarding screen as a Rasa 3.6 NLU component, placed after the intent classifier and FallbackClassifier.
 
-On every message it runs bot.safeguarding's screen with the intent the classifier predicted and the role from
-the message metadata. A disclosure or concern becomes intent `safeguarding_disclosure` (confidence 1.0, first in the ranking)
-and the verdict in the parse data's `safeguarding` property: {"label", "urgency" (immediate / high / standard /
-concern), "category", "signals"}; anything else passes through unchanged. The verdict is a property, not entities,
-because it is about the whole message, and Rasa's story tests compare entities span by span. It never raises: a failure is logged without the message text and the message is left alone.
+On every message it runs bot.safeguarding's screen on the text and the role from the message metadata (never on
+the intent: a classifier sure that "a man keeps asking my daughter for photos, what do I do?" is a policy question
+must not be able to talk the screen out of a hand-off). The verdict goes into the parse data under
+`bot.core.contract.VERDICT_KEY` (ScreenResult.to_dict()); and the intent becomes
+  safeguarding_disclosure  for a disclosure or concern,
+  safeguarding_check_in    for the middle band (some risk, not confident),
+  other_language           for a message in another language,
+first in the ranking at confidence 1.0, with the classifier's own ranking after it. components/
+safeguarding_policy.py then routes the turn. It never raises: a failure is logged without the message text and
+the message is marked for signposting, so the person still gets the safety numbers.
 """
 
 from __future__ import annotations
@@ -27,24 +32,23 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.core import contract
+from bot.core.roles import known_role
+from bot.safeguarding.routing import routed_intent
 from bot.safeguarding.screen import SafeguardingScreen, default_screen
-from bot.safeguarding.types import CATEGORIES, ScreenResult
+from bot.safeguarding.types import ScreenResult
 
 logger = logging.getLogger(__name__)
 
-DISCLOSURE_INTENT = "safeguarding_disclosure"
-#: The parse-data key holding the verdict; actions/handing_off.py reads it.
-VERDICT_PROPERTY = "safeguarding"
-#: Question topics whose answer also offers someone to talk to (everything but the everyday online-safety ones).
-SENSITIVE_TOPICS = frozenset(CATEGORIES) - {"online_safety", "other"}
+DISCLOSURE_INTENT = contract.DISCLOSURE_INTENT
+VERDICT_PROPERTY = contract.VERDICT_KEY
 
 #: Messages longer than this are screened as their first and last halves of it: the cost stays bounded and a
 #: disclosure at the very end of a pasted essay is still seen.
 DEFAULT_MAX_CHARS = 20_000
 
-#: The role words the REST channel may pass; anything else in the metadata is ignored rather than rejected.
-_ROLES = frozenset({"pupil", "student", "child", "staff", "teacher", "ta", "parent", "carer", "guardian",
-                    "governor", "visitor", "any"})
+#: The verdict when the screen itself failed: nothing is known, so the turn carries the safety signposting.
+SCREEN_FAILED = ScreenResult("other", "none", "other", 0.0, ("screen_failed",), signpost=True)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -62,8 +66,8 @@ class SafeguardingScreenComponent(GraphComponent, IntentClassifier):
         model can be overridden for tests or experiments."""
         return {
             "embedding_model": None,   # e.g. "fake" for tests; None = the configured default
-            "lexicon_path": None,
-            "exemplars_path": None,
+            "model_dir": None,         # a trained screen model folder; None = artifacts/ for the embedder
+            "backstop_path": None,
             "max_chars": DEFAULT_MAX_CHARS,
             "warm_up": True,           # load the model when the component is created, not on the first message
         }
@@ -90,65 +94,53 @@ class SafeguardingScreenComponent(GraphComponent, IntentClassifier):
         """`default_screen()`, or one built from this component's config when it names a model or data files."""
         if self._screen is None:
             config = self.component_config
-            if any(config.get(key) for key in ("embedding_model", "lexicon_path", "exemplars_path")):
+            if any(config.get(key) for key in ("embedding_model", "model_dir", "backstop_path")):
                 embedder = None
                 if config.get("embedding_model"):
                     from bot.embedder import FakeEmbedder, SentenceTransformerEmbedder
 
                     model = str(config["embedding_model"])
                     embedder = FakeEmbedder() if model.startswith("fake") else SentenceTransformerEmbedder(model)
-                self._screen = SafeguardingScreen(embedder, config.get("lexicon_path"), config.get("exemplars_path"))
+                self._screen = SafeguardingScreen(embedder, config.get("model_dir"), config.get("backstop_path"))
             else:
                 self._screen = default_screen()
         return self._screen
 
     def process(self, messages: List[Message]) -> List[Message]:
-        """Screen each message; disclosures and concerns get the hand-off intent and entities."""
+        """Screen each message; set the verdict, and the safeguarding intent when the verdict routes the turn."""
         for message in messages:
             try:
                 result = self._screen_message(message)
             except Exception as problem:  # noqa: BLE001 - a broken screen must not take the assistant down
-                logger.error("safeguarding screen failed (%s); message left unchanged", type(problem).__name__)
+                logger.error("safeguarding screen failed (%s); the turn will carry the signposting",
+                             type(problem).__name__)
+                result = SCREEN_FAILED
+            if result is None:
                 continue
-            if result is not None and result.hand_off:
-                self._mark(message, result)
-            elif result is not None and result.label == "question" and result.category in SENSITIVE_TOPICS:
-                # A question about a sensitive topic keeps the classifier's intent (it gets its policy answer); the
-                # topic travels along so the answer can gently offer someone to talk to.
-                message.set(VERDICT_PROPERTY, {"label": "question", "urgency": "none",
-                                               "category": result.category, "signals": list(result.signals)},
-                            add_to_output=True)
+            message.set(VERDICT_PROPERTY, result.to_dict(), add_to_output=True)
+            intent = routed_intent(result.to_dict())
+            if intent is not None:
+                self._set_intent(message, intent)
         return messages
 
     def _screen_message(self, message: Message) -> Optional[ScreenResult]:
         text = message.get(TEXT)
         if not isinstance(text, str) or not text.strip():
             return None
+        metadata = message.get(METADATA)
+        # An over-long message reaches NLU shortened; the channel keeps the whole text for the record and screen.
+        whole = metadata.get(contract.FULL_TEXT_KEY) if isinstance(metadata, dict) else None
+        text = whole if isinstance(whole, str) and whole else text
         if len(text) > self.max_chars:
             half = self.max_chars // 2
             text = f"{text[:half]}\n{text[-half:]}"
-        intent = message.get(INTENT) or {}
-        name = intent.get(INTENT_NAME_KEY) if isinstance(intent, dict) else None
-        confidence = intent.get(PREDICTED_CONFIDENCE_KEY) if isinstance(intent, dict) else None
-        if not isinstance(confidence, (int, float)) or not 0.0 <= float(confidence) <= 1.0:
-            confidence = None
-        return self.screen.screen(text, _role(message), name if isinstance(name, str) else None,
-                                  None if confidence is None else float(confidence))
+        role = known_role(metadata.get(contract.ROLE_KEY)) if isinstance(metadata, dict) else None
+        return self.screen.screen(text, role)
 
-    def _mark(self, message: Message, result: ScreenResult) -> None:
-        hand_off = {INTENT_NAME_KEY: DISCLOSURE_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
-        message.set(INTENT, hand_off, add_to_output=True)
-        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != DISCLOSURE_INTENT]
-        message.set(INTENT_RANKING_KEY, [dict(hand_off), *ranking], add_to_output=True)
-        message.set(VERDICT_PROPERTY, {"label": result.label, "urgency": result.route_urgency,
-                                       "category": result.category, "signals": list(result.signals)},
-                    add_to_output=True)
+    @staticmethod
+    def _set_intent(message: Message, name: str) -> None:
+        routed = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 1.0}
+        message.set(INTENT, routed, add_to_output=True)
+        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != name]
+        message.set(INTENT_RANKING_KEY, [dict(routed), *ranking], add_to_output=True)
 
-
-def _role(message: Message) -> Optional[str]:
-    """The role the channel passed in the message metadata, if it is one the screen knows."""
-    metadata = message.get(METADATA)
-    role = metadata.get("role") if isinstance(metadata, dict) else None
-    if isinstance(role, str) and role.strip().lower() in _ROLES:
-        return role.strip().lower()
-    return None

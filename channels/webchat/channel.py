@@ -27,10 +27,9 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot.answer import MAX_QUESTION_CHARS
-from bot.safeguarding.handoff import SAFE_SIGNPOSTING_MESSAGES
 from bot.schools import SchoolDirectory
 # One rule for both channels: an over-long or unanswered message is screened the same way as over REST.
-from channels.rest import NO_REPLY_TEXT, TOO_LONG_TEXT, _might_be_a_disclosure, shorten_for_pipeline
+from channels.guard import guarded_turn
 from channels.webchat import pages
 from channels.webchat.formatting import widget_markdown
 from channels.webchat.security import (Bindings, ConversationSigner, IncomingMessage, page_binding, read_message,
@@ -212,26 +211,10 @@ class WebChatInput(InputChannel):
         every message gets a reply even when the action server is down."""
         assert self.sio is not None
         output = WebChatOutput(self.sio, self.bot_message_evt, self.bindings)
-        text, metadata = incoming.text, dict(incoming.metadata)
-        if incoming.too_long(MAX_QUESTION_CHARS):
-            shortened = shorten_for_pipeline(text, metadata)
-            if shortened is None:
-                await output.send_text_message(sender_id, TOO_LONG_TEXT)
-                await self.sio.emit(REFUSED_EVENT, {"reason": "too_long", "max_chars": MAX_QUESTION_CHARS}, room=sid)
-                return
-            text = shortened
-        message = UserMessage(text, output, sender_id, input_channel=self.name(), metadata=metadata or None,
-                              message_id=incoming.message_id)
-        try:
-            await on_new_message(message)
-        except Exception as error:  # noqa: BLE001 - Rasa would log the failure *with the message text*
-            logger.error("handling a web chat message failed (%s); replied kindly", type(error).__name__)
-        if not output.sent:
-            if _might_be_a_disclosure(incoming.text):
-                for bubble in SAFE_SIGNPOSTING_MESSAGES:  # claims nothing was recorded: nothing was
-                    await output.send_text_message(sender_id, bubble)
-            else:
-                await output.send_text_message(sender_id, NO_REPLY_TEXT)
+        message = UserMessage(incoming.text, output, sender_id, input_channel=self.name(),
+                              metadata=dict(incoming.metadata) or None, message_id=incoming.message_id)
+        if await guarded_turn(message, on_new_message, "web chat") == "too_long":
+            await self.sio.emit(REFUSED_EVENT, {"reason": "too_long", "max_chars": MAX_QUESTION_CHARS}, room=sid)
 
     # ------------------------------------------------------------------------------------------------ pages
     async def chat_page(self, request: Request, slug: str) -> HTTPResponse:

@@ -16,7 +16,7 @@ import socketio
 
 from bot.safeguarding.records import ConcernStore
 from bot.servers import AssistantServers
-from channels.rest import TOO_LONG_TEXT
+from channels.guard import TOO_LONG_TEXT
 from channels.webchat.channel import MAX_PACKET_BYTES
 from channels.webchat.formatting import widget_markdown
 
