@@ -8,22 +8,23 @@ when the server starts). A second site on a port that is never allowed shows wha
 from __future__ import annotations
 
 import os
-import queue
 import shutil
+import signal
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-import socketio
 
 from bot import settings
-from bot.servers import AssistantServers, free_port
+from bot.servers import AssistantServers, free_port, run_within
+
+from .chat_client import ChatClient
 
 SCHOOL_SITE_PORT = free_port()
 SCHOOL_SITE = f"http://127.0.0.1:{SCHOOL_SITE_PORT}"
@@ -36,6 +37,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = settings.PROJECT_ROOT / "artifacts" / "e2e-screenshots"
 PHONE_VIEWPORT = {"width": 390, "height": 844}
+#: Longest a website stub may take to stop, and Chromium to close before its browser process is killed.
+SITE_STOP_TIMEOUT_S = 5.0
+BROWSER_CLOSE_TIMEOUT_S = 30.0
 
 
 @pytest.fixture(scope="session")
@@ -45,79 +49,6 @@ def web(servers: AssistantServers) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ socket.io
-@dataclass
-class ChatClient:
-    """A socket.io client speaking the widget's events, with every event it receives kept in arrival order."""
-
-    base_url: str
-    query: str = "school=ouston&role=pupil"
-    headers: dict[str, str] = field(default_factory=dict)
-    events: "queue.Queue[tuple[str, Any]]" = field(default_factory=queue.Queue)
-    token: str | None = None
-
-    def __post_init__(self) -> None:
-        self.sio = socketio.Client(reconnection=False)
-        for name in ("session_confirm", "bot_uttered", "message_refused"):
-            self.sio.on(name, partial(self._keep, name))
-        self.sio.on("disconnect", lambda *_: self.events.put(("disconnect", None)))
-
-    def _keep(self, name: str, data: Any = None) -> None:
-        self.events.put((name, data))
-
-    def connect(self) -> "ChatClient":
-        # Long-polling: the channel offers no WebSocket (see channels/webchat/channel.py TRANSPORTS).
-        self.sio.connect(f"{self.base_url}/?{self.query}", headers=self.headers, transports=["polling"],
-                         socketio_path="/socket.io", wait_timeout=20)
-        return self
-
-    def start(self, session_id: object = None) -> str:
-        """session_request with `session_id`; returns the token the server confirms."""
-        self.sio.emit("session_request", {"session_id": session_id})
-        self.token = self.expect("session_confirm")
-        return self.token
-
-    def say(self, text: str, **extra: Any) -> None:
-        self.sio.emit("user_uttered", {"message": text, "session_id": self.token, **extra})
-
-    def expect(self, name: str, timeout: float = 60) -> Any:
-        """The next event called `name` (others before it are dropped)."""
-        while True:
-            event, data = self.events.get(timeout=timeout)
-            if event == name:
-                return data
-
-    def replies(self, first_timeout: float = 60, quiet: float = 2.5) -> list[dict[str, Any]]:
-        """The bot messages of one turn: waits for the first, then until none arrives for `quiet` seconds."""
-        got: list[dict[str, Any]] = []
-        timeout = first_timeout
-        while True:
-            try:
-                event, data = self.events.get(timeout=timeout)
-            except queue.Empty:
-                return got
-            if event == "bot_uttered":
-                got.append(data)
-                timeout = quiet
-
-    def received(self, wait: float = 6) -> list[tuple[str, Any]]:
-        """Everything that arrives within `wait` seconds (to show that nothing does)."""
-        got = []
-        try:
-            while True:
-                got.append(self.events.get(timeout=wait))
-        except queue.Empty:
-            return got
-
-    @property
-    def sender_id(self) -> str:
-        assert self.token, "start() first"
-        return "web-" + self.token.split(".")[1]
-
-    def close(self) -> None:
-        if self.sio.connected:
-            self.sio.disconnect()
-
-
 @pytest.fixture
 def chat(web: str) -> Iterator[Any]:
     """Makes connected ChatClients; closes them all after the test."""
@@ -129,8 +60,19 @@ def chat(web: str) -> Iterator[Any]:
         return client.connect()
 
     yield make
-    for client in made:
-        client.close()
+    _close_all(made)
+
+
+def _close_all(clients: list[ChatClient]) -> None:
+    """Close every client (each within CLOSE_TIMEOUT_S), then report those that did not close."""
+    problems = []
+    for client in clients:
+        try:
+            client.close()
+        except Exception as error:  # noqa: BLE001 - close the others first, then fail
+            problems.append(f"{type(error).__name__}: {error}")
+    if problems:
+        raise RuntimeError("web chat clients did not close cleanly: " + "; ".join(problems))
 
 
 def text_of(replies: list[dict[str, Any]]) -> str:
@@ -162,12 +104,21 @@ def _serve_site(root: Path, port: int, chat_url: str, slug: str) -> ThreadingHTT
     return server
 
 
+def _stop_site(server: ThreadingHTTPServer) -> None:
+    try:
+        run_within(server.shutdown, SITE_STOP_TIMEOUT_S, "stopping a school website stub")
+    finally:
+        server.server_close()
+
+
 @pytest.fixture(scope="session")
 def school_site(web: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SchoolSite]:
     """Rolvenden's website, an allowed origin."""
     server = _serve_site(tmp_path_factory.mktemp("school-site"), SCHOOL_SITE_PORT, web, "rolvenden")
-    yield SchoolSite(f"{SCHOOL_SITE}/index.html")
-    server.shutdown()
+    try:
+        yield SchoolSite(f"{SCHOOL_SITE}/index.html")
+    finally:
+        _stop_site(server)
 
 
 @pytest.fixture(scope="session")
@@ -175,8 +126,10 @@ def unlisted_site(web: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     """A website whose origin nobody allowed, with the same snippet."""
     port = free_port()
     server = _serve_site(tmp_path_factory.mktemp("unlisted-site"), port, web, "rolvenden")
-    yield SchoolSite(f"http://127.0.0.1:{port}/index.html")
-    server.shutdown()
+    try:
+        yield SchoolSite(f"http://127.0.0.1:{port}/index.html")
+    finally:
+        _stop_site(server)
 
 
 # ------------------------------------------------------------------------------------------------ browser
@@ -201,8 +154,41 @@ def browser(playwright_driver: Any) -> Iterator[Any]:
     try:
         yield context
     finally:
+        _close_browser(context, profile)
+
+
+def _close_browser(context: Any, profile: str) -> None:
+    """Close the context (which ends the browser); if that takes over BROWSER_CLOSE_TIMEOUT_S, kill the browser.
+
+    Playwright's sync API must be called from this thread, so the bound is a timer that SIGKILLs the Chromium
+    process started with this test's own profile folder; Playwright then sees the browser gone and returns."""
+    killed: list[int] = []
+    watchdog = threading.Timer(BROWSER_CLOSE_TIMEOUT_S, lambda: killed.extend(_kill_browser_using(profile)))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
         context.close()
+    finally:
+        watchdog.cancel()
         shutil.rmtree(profile, ignore_errors=True)
+    if killed:
+        raise TimeoutError(f"Chromium did not close within {BROWSER_CLOSE_TIMEOUT_S:g} s; killed pid {killed}")
+
+
+def _kill_browser_using(profile: str) -> list[int]:
+    """SIGKILL the browser process whose command line names `profile` as its --user-data-dir; returns the pids."""
+    marker = f"--user-data-dir={profile}".encode()
+    killed = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if marker in (proc / "cmdline").read_bytes().split(b"\0"):
+                os.kill(int(proc.name), signal.SIGKILL)
+                killed.append(int(proc.name))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return killed
 
 
 @pytest.fixture(scope="session")
