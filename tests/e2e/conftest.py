@@ -16,9 +16,12 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from bot.servers import AssistantServers, free_port
+from bot.servers import AssistantServers, free_port, run_within
 
 from .teams.stubs import TeamsSetup, start_teams_stubs
+
+#: Longest the SMTP sink may take to stop (aiosmtpd's Controller.stop joins its thread without a limit).
+MAIL_STOP_TIMEOUT_S = 10.0
 
 
 class MailSink:
@@ -41,7 +44,7 @@ def mail_sink() -> Iterator[MailSink]:
     try:
         yield sink
     finally:
-        controller.stop()
+        run_within(controller.stop, MAIL_STOP_TIMEOUT_S, "stopping the SMTP sink")
 
 
 @pytest.fixture(scope="session")

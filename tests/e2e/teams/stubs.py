@@ -21,12 +21,16 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from jwt.algorithms import RSAAlgorithm
 
+from bot.servers import run_within
+
 ISSUER = "https://api.botframework.com"
 OPENID_PATH = "/v1/.well-known/openidconfiguration"
 JWKS_PATH = "/v1/keys"
 TOKEN_PATH = "/botframework.com/oauth2/v2.0/token"
 #: Where the fake Connector pretends Teams lives (a path prefix, like https://smba.trafficmanager.net/emea/).
 SERVICE_PATH = "/teams/emea/"
+#: Longest a stub may take to stop.
+STOP_TIMEOUT_S = 5.0
 
 
 def new_rsa_key() -> RSAPrivateKey:
@@ -66,8 +70,12 @@ class _Server:
         self._thread.start()
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        """Stop serving within STOP_TIMEOUT_S (TimeoutError after that) and close the listening socket."""
+        try:
+            if self._thread.is_alive():
+                run_within(self.httpd.shutdown, STOP_TIMEOUT_S, f"stopping the stub on port {self.port}")
+        finally:
+            self.httpd.server_close()
 
 
 def _send_json(request: BaseHTTPRequestHandler, status: int, body: Any) -> None:
@@ -300,8 +308,10 @@ class TeamsSetup:
                 "POLICYBOT_TEAMS_CONFIG": str(self.config_path)}
 
     def stop(self) -> None:
-        self.identity.stop()
-        self.connector.stop()
+        try:
+            self.identity.stop()
+        finally:
+            self.connector.stop()
 
 
 def start_teams_stubs(workdir: Any) -> TeamsSetup:
