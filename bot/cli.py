@@ -135,7 +135,8 @@ def cmd_build_index(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             states.append(("screen", "ok" if state == "ready" else state))
         for slug, state in states:
             out.write(f"{slug:14} {state}\n")
-        return 0 if all(state == "ok" for _, state in states) else 1
+        # A data folder without a safeguarding corpus has no screen model to build: nothing is missing.
+        return 0 if all(state in ("ok", "no corpus") for _, state in states) else 1
     for slug, outcome in store.build_all(profiles, embedder, force=args.force, progress=not args.quiet):
         out.write(f"{slug:14} {outcome}\n")
     if not args.school:
@@ -184,10 +185,14 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # The screen shares the retriever's embedder: the same model, loaded once.
     _eval_screen(screen_path, args.verbose, out, assistant.retriever.embedder)
     if not args.no_corpus:
+        from bot.safeguarding.screen.corpus import default_corpus_dir
         from bot.safeguarding.screen.crossval import corpus_figures
 
-        for line in corpus_figures(assistant.retriever.embedder).lines():
-            out.write(line + "\n")
+        if any(default_corpus_dir().glob("*.yml")):
+            for line in corpus_figures(assistant.retriever.embedder).lines():
+                out.write(line + "\n")
+        else:
+            out.write(f"safeguarding screen corpus: skipped, no training corpus in {default_corpus_dir()}\n")
     return 0
 
 
@@ -228,7 +233,8 @@ def cmd_screen(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.json:
         out.write(json.dumps(result.to_dict()) + "\n")
     else:
-        extra = "; check in first" if result.check_in else "; signpost" if result.signpost else ""
+        extra = "" if result.hand_off else "; check in first" if result.check_in else "; signpost" if result.signpost \
+            else ""
         language = f"; language {result.language}" if result.language != "en" else ""
         out.write(f"{result.label} (urgency {result.urgency}, category {result.category}{extra}{language})\n")
     return 0

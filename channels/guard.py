@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterable
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
@@ -41,7 +41,8 @@ Handler = Callable[[UserMessage], Awaitable[Any]]
 
 
 class RecordingOutput(OutputChannel):
-    """The channel's own output, with every reply's text remembered so the guard can see what was said."""
+    """The channel's own output, with the text of every reply remembered so the guard can see what was said. Every
+    sending method goes straight to the wrapped channel (its own rendering of buttons, cards, markdown)."""
 
     def __init__(self, inner: OutputChannel) -> None:
         self.inner = inner
@@ -51,12 +52,39 @@ class RecordingOutput(OutputChannel):
         return self.inner.name()
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
-        self.texts.append(str(message.get("text") or ""))
+        self.texts.append(str(message.get("text") or message.get("image") or message.get("custom") or ""))
         await self.inner.send_response(recipient_id, message)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         self.texts.append(text)
         await self.inner.send_text_message(recipient_id, text, **kwargs)
+
+    async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: list[dict[str, Any]],
+                                     **kwargs: Any) -> None:
+        self.texts.append(text)
+        await self.inner.send_text_with_buttons(recipient_id, text, buttons, **kwargs)
+
+    async def send_quick_replies(self, recipient_id: str, text: str, quick_replies: list[dict[str, Any]],
+                                 **kwargs: Any) -> None:
+        self.texts.append(text)
+        await self.inner.send_quick_replies(recipient_id, text, quick_replies, **kwargs)
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        self.texts.append(image)
+        await self.inner.send_image_url(recipient_id, image, **kwargs)
+
+    async def send_attachment(self, recipient_id: str, attachment: str, **kwargs: Any) -> None:
+        self.texts.append(attachment)
+        await self.inner.send_attachment(recipient_id, attachment, **kwargs)
+
+    async def send_elements(self, recipient_id: str, elements: Iterable[dict[str, Any]], **kwargs: Any) -> None:
+        elements = list(elements)
+        self.texts.extend(str(e.get("title") or "") for e in elements)
+        await self.inner.send_elements(recipient_id, elements, **kwargs)
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        self.texts.append(str(json_message.get("text") or "custom"))
+        await self.inner.send_custom_json(recipient_id, json_message, **kwargs)
 
 
 def screen_verdict(text: str | None, role: str | None) -> ScreenResult | None:
@@ -92,9 +120,11 @@ def shorten_for_pipeline(text: str, metadata: dict[str, Any]) -> str | None:
     return f"{text[:half]} … {text[-half:]}"
 
 
-async def guarded_turn(message: UserMessage, on_new_message: Handler, channel: str) -> str:
+async def guarded_turn(message: UserMessage, on_new_message: Handler, channel: str,
+                       no_reply_text: str = NO_REPLY_TEXT) -> str:
     """Run one message through Rasa with the guarantees above; `too_long` when it was refused for its length,
-    else `answered`. `message.metadata` is the channel's own, trusted metadata."""
+    else `answered`. `message.metadata` is the channel's own, trusted metadata; `no_reply_text` is what the
+    channel's people are told when nothing came back and the message carries no risk."""
     metadata = dict(message.metadata or {})
     role = known_role(metadata.get(contract.ROLE_KEY))
     output = message.output_channel
@@ -117,7 +147,7 @@ async def guarded_turn(message: UserMessage, on_new_message: Handler, channel: s
     risky = verdict is not None and (verdict.hand_off or verdict.signpost)
     if not any(t.strip() for t in recorder.texts):
         # Nothing came back: the safe words claim nothing was recorded, because nothing was.
-        for bubble in (safe_signposting(role) if risky else (NO_REPLY_TEXT,)):
+        for bubble in (safe_signposting(role) if risky else (no_reply_text,)):
             await output.send_text_message(message.sender_id, bubble)
     elif risky and not any(marker in t for t in recorder.texts for marker in SIGNPOST_MARKERS):
         await output.send_text_message(message.sender_id, signpost_line(role))

@@ -201,4 +201,4 @@ class TeamsInput(InputChannel):
                               input_channel=CHANNEL, message_id=key, metadata=metadata)
         # The channel guard: a huge message refused kindly unless it may be a disclosure, a reply to every message,
         # the signposting whenever the message carries risk (channels/guard.py).
-        await guarded_turn(message, on_new_message, "teams")
+        await guarded_turn(message, on_new_message, "teams", NO_REPLY_TEXT)

@@ -184,3 +184,41 @@ def cli_env(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("POLICYBOT_ARTIFACTS_DIR", str(artifacts))
     monkeypatch.setenv("POLICYBOT_EMBEDDING_MODEL", "fake")
     yield artifacts
+
+
+# ------------------------------------------------------------------------------------------------ safeguarding screen
+
+
+@pytest.fixture(scope="session")
+def fake_screen_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A screen model trained once per test session on the project's corpus with the fake embedder (3 grouped
+    folds for its thresholds): real plumbing, instant embeddings. Tests copy it where they need it."""
+    from bot import settings
+    from bot.safeguarding.screen import training
+
+    folder = tmp_path_factory.mktemp("screen-model") / "fake"
+    trained = training.train(FakeEmbedder(), settings.PROJECT_ROOT / "data" / "safeguarding" / "training", folds=3)
+    training.save_atomically(trained.model, folder)
+    return folder
+
+
+@pytest.fixture
+def fake_screen_artifacts(fake_screen_model: Path, data_dir: Path, tmp_path: Path,
+                          monkeypatch: pytest.MonkeyPatch) -> Path:
+    """POLICYBOT_ARTIFACTS_DIR under tmp_path with the fake-embedder screen model in place, and the fake embedder
+    configured, so `SafeguardingScreen()` and the CLI find a model without training one; the tiny data folder gets
+    the screen's backstop phrases and language files (its own safeguarding data, as a deployment's would)."""
+    import shutil
+
+    from bot import settings
+    from bot.safeguarding.screen import training
+
+    source, target = settings.PROJECT_ROOT / "data" / "safeguarding", data_dir / "safeguarding"
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source / "backstop.yml", target / "backstop.yml")
+    shutil.copytree(source / "languages", target / "languages", dirs_exist_ok=True)
+    artifacts = tmp_path / "artifacts"
+    monkeypatch.setenv("POLICYBOT_ARTIFACTS_DIR", str(artifacts))
+    monkeypatch.setenv("POLICYBOT_EMBEDDING_MODEL", "fake")
+    shutil.copytree(fake_screen_model, training.model_dir(FakeEmbedder().name))
+    return artifacts

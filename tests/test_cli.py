@@ -150,16 +150,20 @@ def test_build_index_check_fails_while_missing_and_passes_after_a_build(cli_env:
     """`build-index --check` exits 1 with 'missing' before a build and 0 with 'ok' after."""
     code, out, _ = run("build-index", "--check")
     assert code == 1
-    assert [line.split() for line in out.splitlines()] == [["alder", "missing"], ["birch", "missing"]]
+    # The tiny data folder has no safeguarding corpus: no screen model to build, and nothing missing.
+    assert [line.split() for line in out.splitlines()] == [["alder", "missing"], ["birch", "missing"],
+                                                           ["screen", "no", "corpus"]]
 
     code, out, _ = run("build-index", "--quiet")
     assert code == 0
-    assert [line.split()[:2] for line in out.splitlines()] == [["alder", "built"], ["birch", "built"]]
+    assert [line.split()[:2] for line in out.splitlines()] == [["alder", "built"], ["birch", "built"],
+                                                               ["screen", "no"]]
     assert (cli_env / "index" / "alder" / "manifest.json").exists()
 
     code, out, _ = run("build-index", "--check")
     assert code == 0
-    assert [line.split() for line in out.splitlines()] == [["alder", "ok"], ["birch", "ok"]]
+    assert [line.split() for line in out.splitlines()] == [["alder", "ok"], ["birch", "ok"],
+                                                           ["screen", "no", "corpus"]]
 
 
 def test_build_index_for_one_school_leaves_the_other_missing() -> None:
@@ -169,7 +173,8 @@ def test_build_index_for_one_school_leaves_the_other_missing() -> None:
     assert [line.split()[0] for line in out.splitlines()] == ["alder"]
     code, out, _ = run("build-index", "--check")
     assert code == 1
-    assert [line.split() for line in out.splitlines()] == [["alder", "ok"], ["birch", "missing"]]
+    assert [line.split() for line in out.splitlines()] == [["alder", "ok"], ["birch", "missing"],
+                                                           ["screen", "no", "corpus"]]
 
 
 def test_build_index_check_reports_a_school_whose_policy_file_is_gone(data_dir: Path) -> None:
@@ -190,6 +195,7 @@ def test_build_index_for_an_unknown_school_exits_2() -> None:
     assert err == "policybot build-index: unknown school 'oak'; known: alder, birch\n"
 
 
+@pytest.mark.usefixtures("fake_screen_artifacts")
 def test_eval_prints_the_four_measures(tmp_path: Path) -> None:
     """`eval --questions FILE` reports evidence@1, evidence@3, abstention accuracy and wrong-school citations."""
     questions = tmp_path / "dev.jsonl"
@@ -201,8 +207,7 @@ def test_eval_prints_the_four_measures(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     code, out, err = run("eval", "--questions", str(questions))
-    assert code == 0
-    assert err == ""
+    assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[0] == f"dev set: {questions}"
     assert lines[1] == "questions: 2 (1 answerable)"

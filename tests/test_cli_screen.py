@@ -12,7 +12,7 @@ import pytest
 
 from bot.cli import main
 
-pytestmark = pytest.mark.usefixtures("cli_env")
+pytestmark = pytest.mark.usefixtures("cli_env", "fake_screen_artifacts")
 
 SCREEN_ITEMS = [
     {"id": "s1", "text": "my stepdad hits me when he is drunk", "role": "pupil", "label": "disclosure",
@@ -44,11 +44,12 @@ def test_screen_prints_label_urgency_and_category() -> None:
 
 
 def test_screen_json_gives_the_whole_result_without_the_text() -> None:
-    """--json prints label, urgency, category, confidence and the signal names."""
+    """--json prints the whole verdict: label, urgency, category, confidence, signal names, bands, language."""
     code, out, _ = run("screen", "--json", "what is grooming?")
     assert code == 0
     result = json.loads(out)
-    assert set(result) == {"label", "urgency", "category", "confidence", "signals"}
+    assert set(result) == {"label", "urgency", "category", "confidence", "signals", "check_in", "signpost",
+                           "language"}
     assert (result["label"], result["urgency"]) == ("question", "none")
     assert "grooming?" not in out.replace('"label"', "")
 
@@ -68,7 +69,7 @@ def test_screen_with_an_unknown_role_is_a_usage_error() -> None:
 
 
 def test_screen_batch_writes_one_line_per_line_and_names_bad_lines(tmp_path: Path) -> None:
-    """Good lines get {"id","label","urgency"}; bad ones an error naming the line; the rest still run."""
+    """Good lines get {"id","label","urgency","category"}; bad ones an error naming the line; the rest still run."""
     batch = tmp_path / "batch.jsonl"
     batch.write_text(
         '{"id": "a", "text": "i want to kill myself tonight", "role": "pupil"}\n'
@@ -84,15 +85,15 @@ def test_screen_batch_writes_one_line_per_line_and_names_bad_lines(tmp_path: Pat
     code, out, err = run("screen", "--batch", str(batch))
     assert code == 0
     assert [json.loads(line) for line in out.splitlines()] == [
-        {"id": "a", "label": "disclosure", "urgency": "immediate"},
+        {"id": "a", "label": "disclosure", "urgency": "immediate", "category": "self_harm"},
         {"id": None, "line": 3, "error": "line 3: not valid JSON"},
         {"id": "c", "line": 4, "error": "line 4: missing text"},
         {"id": "d", "line": 5, "error": "line 5: unknown role 'wizard'; known: pupil, staff, parent, governor, "
                                         "visitor, any"},
         {"id": "e", "line": 6, "error": "line 6: text must be a string"},
         {"id": None, "line": 7, "error": "line 7: expected a JSON object"},
-        {"id": "f", "label": "concern", "urgency": "standard"},
-        {"id": "g", "label": "question", "urgency": "none"},
+        {"id": "f", "label": "concern", "urgency": "standard", "category": "online_safety"},
+        {"id": "g", "label": "question", "urgency": "none", "category": "bullying"},
     ]
     assert err == "policybot screen: 5 line(s) could not be screened; see their error lines\n"
 
@@ -101,7 +102,7 @@ def test_screen_batch_reads_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
     """--batch - reads the lines from standard input."""
     code, out, err = run("screen", "--batch", "-", stdin='{"id": 7, "text": "hello"}\n', monkeypatch=monkeypatch)
     assert (code, err) == (0, "")
-    assert json.loads(out) == {"id": 7, "label": "other", "urgency": "none"}
+    assert json.loads(out) == {"id": 7, "label": "other", "urgency": "none", "category": "other"}
 
 
 def test_screen_batch_with_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
@@ -137,10 +138,14 @@ def test_eval_adds_screen_figures_after_the_retrieval_measures(eval_files: tuple
     assert lines[7] == "  messages: 5 (3 disclosures, 1 concerns, 1 immediate, 1 questions)"
     assert lines[8] == "  disclosure recall: 0.667 (target >= 0.98)"
     assert lines[10] == "  immediate recall: 1.000 (target 1.00)"
-    assert lines[11] == "  false disclosures on questions: 0.000 (target <= 0.03)"
-    assert re.fullmatch(r"  latency per message: p50 \d+\.\d ms, p95 \d+\.\d ms", lines[14])
-    assert re.fullmatch(r"safeguarding screen, obfuscated \(seed \d+\):", lines[15])
-    assert len(lines) == 24
+    assert lines[11] == "  false hand-offs on questions: 0.000 (target <= 0.03)"
+    assert lines[12] == "  false hand-offs on other messages: n/a"
+    assert lines[13] == "  concerns caught (handed off): 1.000"
+    assert re.fullmatch(r"  latency per message: p50 \d+\.\d ms, p95 \d+\.\d ms", lines[18])
+    assert re.fullmatch(r"safeguarding screen, obfuscated \(seed \d+\):", lines[19])
+    # The tiny data folder has no training corpus: the grouped cross-validation says so and is skipped.
+    assert lines[-1].startswith("safeguarding screen corpus: skipped, no training corpus in ")
+    assert len(lines) == 33
     assert "hello" not in out
 
 

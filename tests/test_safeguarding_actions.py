@@ -19,7 +19,9 @@ from actions.action_pause_concern_report import ActionPauseConcernReport
 from actions.action_set_school import ActionSetSchool
 from actions.action_submit_concern import ActionSubmitConcern
 from actions.validate_concern_form import ValidateConcernForm
+from bot.core import contract
 from bot.safeguarding.records import ConcernStore
+from bot.safeguarding.types import ScreenResult
 
 CANARY = "zebra-canary-7731"
 DISCLOSURE = f"my stepdad hits me when mum is out {CANARY}"
@@ -51,10 +53,10 @@ def action_env(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 def disclosure_tracker(text: str = DISCLOSURE, slots: dict[str, Any] | None = None, message_id: str = "m-1",
                        urgency: str = "high", category: str = "physical_abuse",
                        active_loop: str | None = None) -> Tracker:
-    message = {"text": text, "intent": {"name": "safeguarding_disclosure", "confidence": 1.0},
-               "entities": [{"entity": "urgency", "value": urgency},
-                            {"entity": "safeguarding_category", "value": category}],
-               "message_id": message_id, "input_channel": "rest"}
+    label = "concern" if urgency == "concern" else "disclosure"
+    verdict = ScreenResult(label, "standard" if label == "concern" else urgency, category, 1.0, signpost=True)
+    message = {"text": text, "intent": {"name": "safeguarding_disclosure", "confidence": 1.0}, "entities": [],
+               contract.VERDICT_KEY: verdict.to_dict(), "message_id": message_id, "input_channel": "rest"}
     events = [{"event": "user", "text": "can I use my phone at lunch?", "timestamp": 1.0},
               {"event": "bot", "text": "Pupils may use phones at lunchtime.", "timestamp": 2.0},
               {"event": "user", "text": text, "timestamp": 3.0, "message_id": message_id,

@@ -1,31 +1,23 @@
-"""The Rasa NLU component that runs the safeguarding screen on every message, built directly (fake embedder) and
-fed rasa Message objects; plus a check that Rasa's default recipe places and validates it after DIET."""
+"""The Rasa NLU component that runs the safeguarding screen on every message, built directly (the fake-embedder
+screen model trained once per session) and fed rasa Message objects; plus a check that Rasa's default recipe
+places and validates it after the classifiers."""
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.core import contract
 from bot.safeguarding.screen import SafeguardingScreen, default_screen
 from bot.safeguarding.types import ScreenResult
+from components.safeguarding_screen import SCREEN_FAILED, SafeguardingScreenComponent
 
-# Until `make install` re-installs the editable package with the new `components` package, import it from the
-# repository (Rasa itself adds the working directory to sys.path).
-if importlib.util.find_spec("components") is None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from components.safeguarding_screen import (  # noqa: E402
-    VERDICT_PROPERTY,
-    DISCLOSURE_INTENT,
-    SafeguardingScreenComponent,
-)
-
+DISCLOSURE_INTENT = contract.DISCLOSURE_INTENT
+VERDICT_PROPERTY = contract.VERDICT_KEY
 NAME = "components.safeguarding_screen.SafeguardingScreenComponent"
 
 
@@ -36,14 +28,14 @@ def config(**overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def component() -> SafeguardingScreenComponent:
-    """The component as Rasa would create it (fake embedder), warmed up once for the module."""
-    created = SafeguardingScreenComponent.create(config(warm_up=True), None, None, None)  # type: ignore[arg-type]
-    return created
+def component(fake_screen_model: Path) -> SafeguardingScreenComponent:
+    """The component as Rasa would create it (fake embedder, the session's model), warmed up once."""
+    return SafeguardingScreenComponent.create(config(warm_up=True, model_dir=str(fake_screen_model)),
+                                              None, None, None)  # type: ignore[arg-type]
 
 
-def message(text: Any = None, intent: str = "ask_policy", confidence: float = 0.6, **data: Any) -> Message:
-    """A message as it leaves DIETClassifier/FallbackClassifier: intent, ranking, maybe entities and metadata."""
+def message(text: Any = None, intent: str | None = "ask_policy", confidence: float = 0.6, **data: Any) -> Message:
+    """A message as it leaves the intent classifier and FallbackClassifier: intent, ranking, maybe entities."""
     fields: dict[str, Any] = {"intent": {"name": intent, "confidence": confidence},
                               "intent_ranking": [{"name": intent, "confidence": confidence},
                                                  {"name": "greet", "confidence": 1 - confidence}],
@@ -57,62 +49,44 @@ def verdict(msg: Message) -> dict[str, Any]:
     return msg.get(VERDICT_PROPERTY)
 
 
-def test_a_disclosure_becomes_the_hand_off_intent_with_urgency_and_category(
-        component: SafeguardingScreenComponent) -> None:
-    """Intent safeguarding_disclosure at 1.0, first in the ranking (DIET's guesses kept after it), and entities."""
+def test_a_disclosure_becomes_the_hand_off_intent_with_its_verdict(component: SafeguardingScreenComponent) -> None:
+    """Intent safeguarding_disclosure at 1.0, first in the ranking (the classifier's guesses after it); the verdict
+    (label, urgency, category, bands, language) in the parse data, not as entities."""
     msg = message("my stepdad hits me when he is drunk")
     component.process([msg])
     assert msg.get("intent") == {"name": DISCLOSURE_INTENT, "confidence": 1.0}
     assert [r["name"] for r in msg.get("intent_ranking")] == [DISCLOSURE_INTENT, "ask_policy", "greet"]
-    assert (verdict(msg)["urgency"], verdict(msg)["category"]) == ("high", "physical_abuse")
+    assert verdict(msg)["label"] == "disclosure" and verdict(msg)["category"] == "physical_abuse"
     assert msg.get("entities") == [], "the verdict is not an entity (story tests compare entities)"
     output = msg.as_dict(only_output_properties=True)
     assert output["intent"]["name"] == DISCLOSURE_INTENT
-    assert output[VERDICT_PROPERTY]["label"] == "disclosure"
+    assert ScreenResult.from_dict(output[VERDICT_PROPERTY]).hand_off
 
 
 def test_danger_now_routes_as_immediate(component: SafeguardingScreenComponent) -> None:
-    """The urgency entity carries immediate for danger now."""
     msg = message("i want to kill myself tonight")
     component.process([msg])
     assert verdict(msg)["urgency"] == "immediate"
 
 
-def test_a_concern_routes_with_urgency_concern(component: SafeguardingScreenComponent) -> None:
-    """A concern is handed off too; its urgency entity says `concern` (ScreenResult.route_urgency)."""
-    msg = message("my instagram got hacked and they are posting from it")
-    component.process([msg])
-    assert msg.get("intent")["name"] == DISCLOSURE_INTENT
-    assert verdict(msg)["urgency"] == "concern"
-    assert verdict(msg)["category"] == "online_safety"
-
-
 @pytest.mark.parametrize("text", ["hello", "can i use my phone at lunch"])
-def test_questions_and_chat_pass_through_unchanged(component: SafeguardingScreenComponent, text: str) -> None:
-    """Anything not handed off keeps DIET's intent, ranking and entities exactly."""
+def test_questions_and_chat_keep_the_classifier_intent_and_entities(component: SafeguardingScreenComponent,
+                                                                    text: str) -> None:
+    """Anything the screen does not route keeps the classifier's intent, ranking and entities exactly; only the
+    verdict is added."""
     msg = message(text, entities=[{"entity": "role", "value": "pupil", "start": 0, "end": 1}])
     before = dict(msg.data)
     component.process([msg])
-    assert msg.data == before
-
-
-@pytest.mark.parametrize("text", ["what happens if someone sends nudes?", "who do I tell about cyberbullying?"])
-def test_sensitive_questions_keep_their_intent_and_carry_the_topic(component: SafeguardingScreenComponent,
-                                                                   text: str) -> None:
-    """A sensitive question is answered (DIET's intent kept) and its topic is passed on for a gentle offer."""
-    msg = message(text)
-    component.process([msg])
-    assert msg.get("intent") == {"name": "ask_policy", "confidence": 0.6}
-    assert verdict(msg)["label"] == "question"
-    assert verdict(msg)["category"] in ("online_sexual", "bullying")
+    assert {k: v for k, v in msg.data.items() if k != VERDICT_PROPERTY} == before
+    assert verdict(msg)["label"] in ("question", "other") and not verdict(msg)["check_in"]
 
 
 def test_existing_entities_are_kept(component: SafeguardingScreenComponent) -> None:
-    """DIET's entities stay as they were on a handed-off message."""
+    """The classifier's entities stay as they were on a handed-off message."""
     msg = message("my dad hits me with a belt", entities=[{"entity": "role", "value": "pupil"}])
     component.process([msg])
     assert msg.get("entities") == [{"entity": "role", "value": "pupil"}]
-    assert verdict(msg)["urgency"] == "high"
+    assert verdict(msg)["label"] == "disclosure"
 
 
 class RecordingScreen(SafeguardingScreen):
@@ -121,25 +95,49 @@ class RecordingScreen(SafeguardingScreen):
     def __init__(self, result: ScreenResult) -> None:
         super().__init__()
         self.result = result
-        self.calls: list[tuple[str, str | None, str | None, float | None]] = []
+        self.calls: list[tuple[str, str | None]] = []
 
     def warm_up(self) -> RecordingScreen:
         return self
 
-    def screen(self, text: str, role: str | None = None, intent: str | None = None,
-               intent_confidence: float | None = None) -> ScreenResult:
-        self.calls.append((text, role, intent, intent_confidence))
+    def screen(self, text: str, role: str | None = None) -> ScreenResult:
+        self.calls.append((text, role))
         return self.result
 
 
-def test_the_intent_confidence_and_metadata_role_reach_the_screen() -> None:
-    """The screen sees DIET's intent and confidence and the role the channel put in the metadata."""
+def test_the_screen_sees_the_text_and_the_metadata_role_never_the_intent() -> None:
+    """The role the channel put in the metadata reaches the screen (an unknown one does not); the intent and its
+    confidence never do, so no classifier can talk a disclosure down."""
     recorder = RecordingScreen(ScreenResult("question", "none", "other", 1.0))
     component = SafeguardingScreenComponent(config(), screen=recorder)
     component.process([message("hi", intent="greet", confidence=0.93, metadata={"role": "Teacher", "school": "x"}),
                        message("hi", metadata={"role": "wizard"}), message("hi", metadata="not a dict")])
-    assert recorder.calls == [("hi", "teacher", "greet", 0.93), ("hi", None, "ask_policy", 0.6),
-                              ("hi", None, "ask_policy", 0.6)]
+    assert recorder.calls == [("hi", "staff"), ("hi", None), ("hi", None)]
+
+
+def test_the_whole_text_of_an_over_long_message_is_screened() -> None:
+    """The channel gives NLU a shortened copy and the whole text in the metadata: the screen reads the whole."""
+    recorder = RecordingScreen(ScreenResult("other", "none", "other", 1.0))
+    component = SafeguardingScreenComponent(config(), screen=recorder)
+    component.process([message("start … end", metadata={contract.FULL_TEXT_KEY: "start middle end"})])
+    assert recorder.calls == [("start middle end", None)]
+
+
+@pytest.mark.parametrize("result, intent", [
+    (ScreenResult("concern", "standard", "online_safety", 0.8), contract.DISCLOSURE_INTENT),
+    (ScreenResult("question", "none", "bullying", 0.6, check_in=True, signpost=True), contract.CHECK_IN_INTENT),
+    (ScreenResult("other", "none", "other", 1.0, signpost=True, language="pl"), contract.OTHER_LANGUAGE_INTENT),
+    (ScreenResult("disclosure", "high", "neglect", 1.0, signpost=True, language="pl"), contract.DISCLOSURE_INTENT),
+    (ScreenResult("question", "none", "bullying", 0.9, signpost=True), "ask_policy"),
+])
+def test_each_verdict_routes_with_its_intent(result: ScreenResult, intent: str) -> None:
+    """A hand-off (in any language) routes to the DSL, the middle band to the check-in, another language to its
+    templates; a signpost-only question keeps its intent (the answer carries the signposting)."""
+    component = SafeguardingScreenComponent(config(), screen=RecordingScreen(result))
+    msg = message("some words")
+    component.process([msg])
+    assert msg.get("intent")["name"] == intent
+    assert ScreenResult.from_dict(verdict(msg)) == result
 
 
 def test_a_very_long_message_is_bounded_but_its_end_is_still_screened() -> None:
@@ -148,7 +146,7 @@ def test_a_very_long_message_is_bounded_but_its_end_is_still_screened() -> None:
     component = SafeguardingScreenComponent(config(max_chars=1000), screen=recorder)
     msg = message("blah " * 20_000 + "i want to kill myself tonight")
     component.process([msg])
-    (text, *_), = recorder.calls
+    (text, _), = recorder.calls
     assert len(text) <= 1001
     assert text.endswith("i want to kill myself tonight")
     assert msg.get("intent")["name"] == DISCLOSURE_INTENT
@@ -172,8 +170,9 @@ def test_odd_messages_never_raise(component: SafeguardingScreenComponent, odd: M
     assert component.process([odd]) == [odd]
 
 
-def test_a_failing_screen_leaves_the_message_alone_and_logs_no_text(caplog: pytest.LogCaptureFixture) -> None:
-    """If the screen itself breaks, the assistant carries on; the log names the error type, not the message."""
+def test_a_failing_screen_marks_the_turn_for_signposting_and_logs_no_text(caplog: pytest.LogCaptureFixture) -> None:
+    """If the screen itself breaks, the assistant carries on with the classifier's intent, the turn is marked so
+    the person still gets the safety numbers, and the log names the error type, not the message."""
 
     class Broken(RecordingScreen):
         def screen(self, *args: Any, **kwargs: Any) -> ScreenResult:
@@ -181,10 +180,10 @@ def test_a_failing_screen_leaves_the_message_alone_and_logs_no_text(caplog: pyte
 
     component = SafeguardingScreenComponent(config(), screen=Broken(ScreenResult("other", "none", "other", 1.0)))
     msg = message("my secret words")
-    before = dict(msg.data)
     with caplog.at_level(logging.ERROR):
         component.process([msg])
-    assert msg.data == before
+    assert msg.get("intent") == {"name": "ask_policy", "confidence": 0.6}
+    assert verdict(msg) == SCREEN_FAILED.to_dict() and verdict(msg)["signpost"]
     assert "RuntimeError" in caplog.text
     assert "secret" not in caplog.text
 

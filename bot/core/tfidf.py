@@ -3,10 +3,12 @@ model file cannot run code. Shared by the Rasa intent classifier (components/) a
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
+
+if TYPE_CHECKING:  # scikit-learn is imported when a vectoriser is made: importing this module loads nothing
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 #: Words are runs of letters/digits of any length, so "u", "r" and "2" (pupils' spellings) count as words.
 WORD_PATTERN = r"(?u)\b\w+\b"
@@ -16,6 +18,8 @@ def new_vectorizers(char_ngram_range: Sequence[int], word_ngram_range: Sequence[
                     min_df: int = 1) -> tuple[TfidfVectorizer, TfidfVectorizer]:
     """Unfitted character (within word boundaries) and word vectorisers with sublinear tf: one definition for
     training and loading, so the two cannot drift apart."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     char = TfidfVectorizer(analyzer="char_wb", ngram_range=(int(char_ngram_range[0]), int(char_ngram_range[1])),
                            sublinear_tf=True, dtype=np.float32, min_df=min_df)
     word = TfidfVectorizer(analyzer="word", token_pattern=WORD_PATTERN,

@@ -38,11 +38,20 @@ def _confusable_table() -> dict[int, str]:
     for char, homoglyphs in confusables_data.items():
         if len(char) != 1 or char.isascii():
             continue
-        for homoglyph in homoglyphs:
-            target = homoglyph["c"]
-            if len(target) == 1 and target.isascii() and (target.isalnum() or target in "'\""):
-                table[ord(char)] = target
-                break
+        targets = [h["c"] for h in homoglyphs
+                   if len(h["c"]) == 1 and h["c"].isascii() and (h["c"].isalnum() or h["c"] in "'\"")]
+        if targets:
+            # Cyrillic "І" looks like both "I" and "l": keep the letter's case ("І" -> "I", "і" -> "i"), and a
+            # letter before a digit.
+            table[ord(char)] = min(targets, key=lambda t: (t.isupper() != char.isupper(), not t.isalpha(),
+                                                           targets.index(t)))
+    for code, target in list(table.items()):
+        char = chr(code)
+        # Unicode's skeletons map some capitals to a lower-case letter (Cyrillic "І" -> "l"); when the small form of
+        # the capital maps to a letter ("і" -> "i"), that letter's capital is the reading ("І" -> "I").
+        lower = table.get(ord(char.lower())) if char.lower() != char else None
+        if char.isupper() and target.islower() and lower and lower.isalpha():
+            table[code] = lower.upper()
     for code in range(0x80, 0x1FAFF):
         if code in table:
             continue

@@ -175,7 +175,10 @@ def save_atomically(model: ScreenModel, directory: Path) -> None:
 
 
 def model_state(embedder_name: str, corpus_dir: Path | str | None = None) -> str:
-    """`ready`, `missing`, or `stale` (trained on other data or by older code) for this embedder's model."""
+    """`ready`, `missing`, `stale` (trained on other data or by older code) for this embedder's model, or
+    `no corpus` when the data folder has no training corpus to build one from."""
+    if not any(Path(corpus_dir or default_corpus_dir()).glob("*.yml")):
+        return "no corpus"
     meta_path = model_dir(embedder_name) / "screen_model.json"
     if not meta_path.is_file():
         return "missing"
@@ -189,9 +192,10 @@ def model_state(embedder_name: str, corpus_dir: Path | str | None = None) -> str
 
 
 def build(embedder: Embedder, force: bool = False) -> str:
-    """Train and save this embedder's model unless it is ready: `built` or `up to date`."""
-    if not force and model_state(embedder.name) == "ready":
-        return "up to date"
+    """Train and save this embedder's model unless it is ready: `built`, `up to date`, or `no corpus`."""
+    state = model_state(embedder.name)
+    if state == "no corpus" or (state == "ready" and not force):
+        return "up to date" if state == "ready" else state
     trained = train(embedder)
     save_atomically(trained.model, model_dir(embedder.name))
     return "built"
