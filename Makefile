@@ -21,7 +21,7 @@ PYTHON    ?= $(shell command -v python3.11 || command -v python3)
 # The stamp is named after the lock and pyproject contents: same files -> nothing to do; changed -> reinstall.
 STAMP     := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: help install index test eval bench bench-e2e run chat train train-ci validate test-stories serve shell clean distclean web chromium e2e-web teams-package
+.PHONY: help install index test eval eval-e2e bench bench-e2e run chat train train-ci validate test-stories serve shell clean distclean web chromium e2e-web teams-package
 
 help:
 	@echo "make run        set everything up (venv, index, Rasa model) and start the assistant on localhost:5005"
@@ -29,7 +29,8 @@ help:
 	@echo "make test       install, then unit tests, Rasa validation + story tests, end-to-end tests (REST, Teams, web chat)"
 	@echo "make e2e-web    the web chat's end-to-end tests: socket.io security checks and headless Chromium"
 	@echo "make teams-package  build the Teams app zip (TEAMS_PACKAGE_ARGS=\"--developer-name ... --website-url ...\")"
-	@echo "make eval       evidence@1/@3, abstention accuracy, wrong-school citations on the dev set"
+	@echo "make eval       evidence@1/@3, abstention, wrong-school citations; the screen on the dev set and its corpus's grouped CV"
+	@echo "make eval-e2e   the safeguarding dev set through the whole assistant over REST (same figures as make eval)"
 	@echo "make bench      BM25 vs dense vs fused quality, latency, index build time, scale test"
 	@echo "make bench-e2e  the whole assistant: train time, REST latency at 1 and 20 users, RSS, NLU cross-validation"
 	@echo "make index      build the per-school indexes that are missing or stale"
@@ -62,6 +63,10 @@ test: install index validate test-stories web chromium
 
 eval: install index
 	$(POLICYBOT) eval
+
+# The safeguarding dev set through the real Rasa + action servers over REST, one conversation per message.
+eval-e2e: install index train
+	$(PY) -m tools.eval_e2e
 
 bench: install index
 	$(POLICYBOT) bench

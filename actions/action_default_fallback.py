@@ -1,4 +1,5 @@
-"""When the assistant is unsure what was meant: try the school's policy, else say so kindly."""
+"""When the assistant is unsure what was meant: try the school's policy, else say so kindly, with the safety
+signposting (999, Childline): a message nobody understood may be someone in trouble."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.answering import answer, asked_school, send_answer
 from bot.answer import MAX_QUESTION_CHARS
+from bot.safeguarding.checkin import signpost_line
 
 
 class ActionDefaultFallback(Action):
@@ -28,4 +30,6 @@ class ActionDefaultFallback(Action):
             if not result.abstained:
                 return send_answer(dispatcher, text, result)
         dispatcher.utter_message(response="utter_default")
+        # "Didn't get that" never goes out alone: whatever was not understood may be someone in trouble.
+        dispatcher.utter_message(text=signpost_line(tracker.get_slot("role")))
         return [UserUtteranceReverted()]

@@ -82,7 +82,7 @@ def excerpt(tracker: Tracker, before_message_id: str | None = None) -> tuple[str
 
 
 def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, school: str, message: dict[str, Any],
-             result: ScreenResult, *, kind: str = "disclosure", words: str | None = None,
+             result: ScreenResult, *, kind: str | None = None, words: str | None = None,
              reporter_name: str | None = None) -> str | None:
     """Record and reply; returns the reference, or None when nothing could be recorded (safe reply sent)."""
     role = tracker.get_slot("role")
@@ -91,7 +91,8 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, school: str, me
             message_id=message_id(tracker, message), school=school, role=role,
             channel=message.get("input_channel") or tracker.get_latest_input_channel() or "unknown",
             result=result, words=words if words is not None else full_text(message),
-            excerpt=excerpt(tracker), kind=kind, reporter_name=reporter_name))
+            excerpt=excerpt(tracker), kind=kind or ("concern" if result.label == "concern" else "disclosure"),
+            reporter_name=reporter_name, language=result.language))
     except Exception as error:  # noqa: BLE001 - whatever broke, the person must still get the safe reply
         logger.error("hand-off failed (%s); sent the safe signposting reply", type(error).__name__)
         send_safe_signposting(dispatcher, role)

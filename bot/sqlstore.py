@@ -94,11 +94,31 @@ def create_private_file(path: Path) -> None:
 
 
 def create_schema(engine: Engine, metadata: MetaData) -> None:
-    """Create a SQLite database's file 0600, then whichever of `metadata`'s tables are missing."""
+    """Create a SQLite database's file 0600, then whichever of `metadata`'s tables are missing, then any nullable
+    column a newer version added to an existing table (so an older database keeps its rows and gains the column)."""
     path = sqlite_file(engine.url)
     if path is not None:
         create_private_file(path)
     metadata.create_all(engine)
+    add_missing_columns(engine, metadata)
+
+
+def add_missing_columns(engine: Engine, metadata: MetaData) -> None:
+    """ALTER TABLE ... ADD COLUMN for each nullable column of `metadata` a table in the database lacks."""
+    from sqlalchemy import inspect
+    from sqlalchemy.schema import CreateColumn
+
+    inspector = inspect(engine)
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        missing = [column for column in table.columns if column.name not in present]
+        for column in missing:
+            if not column.nullable:
+                raise ValueError(f"table {table.name} lacks the required column {column.name}; it cannot be added "
+                                 f"to existing rows")
+            with engine.begin() as connection:
+                definition = CreateColumn(column).compile(dialect=engine.dialect)
+                connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {definition}")
 
 
 class Once:

@@ -252,3 +252,177 @@ def test_a_sensitive_question_is_answered_then_gently_offers_someone_to_talk_to(
     offer = dispatcher.messages[-1]["text"]
     assert "0800 1111" in offer and "?" not in offer
     assert "reference" not in said(dispatcher).lower()
+
+
+# ------------------------------------------------------------------------------------------------ check-in, languages
+
+
+def check_in_tracker(text: str, slots: dict[str, Any] | None = None, message_id: str = "ci-1",
+                     verdict: ScreenResult | None = None, active_loop: str | None = None) -> Tracker:
+    verdict = verdict or ScreenResult("question", "none", "bullying", 0.6,
+                                      ("model:hand_off=0.20", "band:check_in", "if_told:high"), check_in=True,
+                                      signpost=True)
+    message = {"text": text, "intent": {"name": contract.CHECK_IN_INTENT, "confidence": 1.0}, "entities": [],
+               contract.VERDICT_KEY: verdict.to_dict(), "message_id": message_id, "input_channel": "rest"}
+    events = [{"event": "user", "text": text, "timestamp": 3.0, "message_id": message_id, "parse_data": message,
+               "input_channel": "rest"}]
+    return Tracker("pupil-9", {"school": "alder", "role": "pupil", **(slots or {})}, message, events, False, None,
+                   {"name": active_loop} if active_loop else {}, "action_listen")
+
+
+def answer_tracker(previous: Tracker, intent: str, text: str, slots: dict[str, Any]) -> Tracker:
+    message = {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": [], "message_id": "a-1"}
+    return Tracker(previous.sender_id, {**previous.slots, **slots}, message,
+                   [*previous.events, {"event": "user", "text": text, "timestamp": 9.0, "parse_data": message}],
+                   False, None, {}, "action_listen")
+
+
+def test_the_check_in_asks_if_they_are_safe_offers_the_dsl_and_signposts() -> None:
+    """Thanks, are you safe (999), the offer with its two buttons, Childline; no record, nothing claimed; the
+    message waits for the answer; a form it interrupts is closed."""
+    from actions.action_safeguarding_check_in import ActionSafeguardingCheckIn
+
+    events, dispatcher = run(ActionSafeguardingCheckIn(), check_in_tracker("things are hard", active_loop="x"))
+    text = said(dispatcher)
+    assert "Are you safe right now?" in text and "999" in text and "0800 1111" in text and "Mary Oak" in text
+    offer = next(m for m in dispatcher.messages if m.get("buttons"))
+    assert [b["title"] for b in offer["buttons"]] == ["Yes, tell someone", "No, I was asking a question"]
+    assert [b["payload"] for b in offer["buttons"]] == ["/safeguarding_pass_on", "/safeguarding_not_now"]
+    assert slot(events, contract.PENDING_CHECK_IN_SLOT) == "ci-1"
+    assert ActiveLoop(None) in events
+    assert "reference" not in text.lower() and ConcernStore().list_concerns("alder", "alder-dsl",
+                                                                            status="all") == []
+
+
+def test_yes_after_a_check_in_hands_off_the_original_words() -> None:
+    """"Yes, tell someone" records the waiting message itself, at the urgency the screen gave it if told."""
+    from actions.action_safeguarding_pass_on import ActionSafeguardingPassOn
+
+    first = check_in_tracker(f"i dont want to be at home {CANARY}")
+    events, dispatcher = run(ActionSafeguardingPassOn(),
+                             answer_tracker(first, contract.PASS_ON_INTENT, "/safeguarding_pass_on",
+                                            {contract.PENDING_CHECK_IN_SLOT: "ci-1"}))
+    reference = slot(events, "last_concern_reference")
+    record = stored(reference)
+    assert record.words == f"i dont want to be at home {CANARY}"
+    assert (record.kind, record.urgency, record.category) == ("disclosure", "high", "bullying")
+    assert reference in said(dispatcher) and slot(events, contract.PENDING_CHECK_IN_SLOT) is None
+
+
+def test_no_after_a_check_in_answers_the_question_it_was() -> None:
+    from actions.action_safeguarding_not_now import ActionSafeguardingNotNow
+
+    first = check_in_tracker("must pupils hand in their mobile phones?")
+    events, dispatcher = run(ActionSafeguardingNotNow(),
+                             answer_tracker(first, contract.NOT_NOW_INTENT, "/safeguarding_not_now",
+                                            {contract.PENDING_CHECK_IN_SLOT: "ci-1"}))
+    text = said(dispatcher)
+    assert text.startswith("That's fine.") and "0800 1111" in text
+    assert "class teacher" in text, "the policy answer to the waiting question follows"
+    assert slot(events, contract.PENDING_CHECK_IN_SLOT) is None
+    assert ConcernStore().list_concerns("alder", "alder-dsl", status="all") == []
+
+
+@pytest.mark.parametrize("action", ["pass_on", "not_now"])
+def test_an_answer_with_nothing_waiting_says_how_to_tell_someone(action: str) -> None:
+    from actions.action_safeguarding_not_now import ActionSafeguardingNotNow
+    from actions.action_safeguarding_pass_on import ActionSafeguardingPassOn
+
+    runner = ActionSafeguardingPassOn() if action == "pass_on" else ActionSafeguardingNotNow()
+    _, dispatcher = run(runner, answer_tracker(check_in_tracker("hi"), "affirm", "yes", {}))
+    assert "write it here" in said(dispatcher) and "999" in said(dispatcher)
+
+
+@pytest.fixture
+def languages(data_dir: Path) -> None:
+    """The language templates in the tiny data folder (as a deployment's data folder has them)."""
+    import shutil
+
+    from actions.languages import language_packs
+    from bot import settings
+
+    shutil.copytree(settings.PROJECT_ROOT / "data" / "safeguarding" / "languages",
+                    data_dir / "safeguarding" / "languages")
+    language_packs.cache_clear()
+    yield
+    language_packs.cache_clear()
+
+
+@pytest.mark.usefixtures("languages")
+def test_a_message_in_polish_gets_the_polish_template_with_the_offer() -> None:
+    """Never silence or 'didn't get that': thanks, 999, Childline and the offer, in Polish with English below."""
+    from actions.action_other_language import ActionOtherLanguage
+
+    verdict = ScreenResult("other", "none", "other", 1.0, ("language:pl", "script:Latn"), signpost=True,
+                           language="pl")
+    events, dispatcher = run(ActionOtherLanguage(), check_in_tracker("dzień dobry", verdict=verdict))
+    text = said(dispatcher)
+    assert "zadzwoń pod numer 999" in text and "0800 1111" in text and "If you are in danger" in text
+    assert [b["payload"] for b in dispatcher.messages[-1]["buttons"]] == ["/safeguarding_pass_on",
+                                                                         "/safeguarding_not_now"]
+    assert slot(events, contract.PENDING_CHECK_IN_SLOT) == "ci-1"
+
+
+@pytest.mark.usefixtures("languages")
+def test_harm_words_in_polish_are_recorded_then_acknowledged_in_polish() -> None:
+    verdict = ScreenResult("concern", "standard", "physical_abuse", 1.0,
+                           ("language:pl", "script:Latn", "harm_term:pl:hit"), signpost=True, language="pl")
+    state = check_in_tracker(f"ojczym mnie bije {CANARY}", verdict=verdict, message_id="pl-1")
+    events, dispatcher = run(ActionDslHandoff(), state)
+    reference = slot(events, "last_concern_reference")
+    record = stored(reference)
+    assert record.words == f"ojczym mnie bije {CANARY}" and record.kind == "concern" and record.language == "pl"
+    text = said(dispatcher)
+    assert reference in text and "Mary Oak" in text and "to nie jest Twoja wina" in text
+
+
+def test_the_fallback_never_says_didnt_get_that_without_the_safety_numbers() -> None:
+    from actions.action_default_fallback import ActionDefaultFallback
+
+    message = {"text": "zzz qqq", "intent": {"name": "nlu_fallback", "confidence": 0.3}, "entities": []}
+    state = Tracker("p", {"school": "alder", "role": "pupil"}, message, [], False, None, {}, "action_listen")
+    _, dispatcher = run(ActionDefaultFallback(), state)
+    assert dispatcher.messages[0]["response"] == "utter_default"
+    assert "0800 1111" in dispatcher.messages[1]["text"] and "999" in dispatcher.messages[1]["text"]
+
+
+# ------------------------------------------------------------------------------------------------ the pinned school
+
+
+def pin_tracker(metadata: dict[str, Any] | None, intent: str = "ask_policy", school_entity: str | None = None,
+                slots: dict[str, Any] | None = None) -> Tracker:
+    entities = [{"entity": "school", "value": school_entity}] if school_entity else []
+    message = {"text": "words", "intent": {"name": intent, "confidence": 0.9}, "entities": entities,
+               "metadata": metadata or {}}
+    return Tracker("p", {"role": "pupil", **(slots or {})}, message, [], False, None, {}, "action_listen")
+
+
+@pytest.mark.parametrize("metadata, intent, entity, slots, expected", [
+    ({"school": "alder"}, "ask_policy", "birch", {"school": None}, "alder"),     # the channel pins it
+    ({"school": "alder"}, "inform_school", "birch", {"school": "alder"}, None),  # naming another: no change
+    ({}, "ask_policy", "birch", {"school": "alder"}, None),                      # a question about another school
+    ({}, "inform_school", "birch", {"school": None}, "birch"),                   # saying which school they are at
+    ({"school": "nowhere"}, "ask_policy", None, {"school": "alder"}, None),      # unknown channel school: ignored
+])
+def test_the_school_slot_follows_the_channel_and_never_a_question(metadata: dict[str, Any], intent: str,
+                                                                  entity: str | None, slots: dict[str, Any],
+                                                                  expected: str | None) -> None:
+    from actions.action_pin_school import ActionPinSchool
+
+    events, _ = run(ActionPinSchool(), pin_tracker(metadata, intent, entity, slots))
+    assert ([e["value"] for e in events if e.get("event") == "slot"] or [None])[-1] == expected
+
+
+def test_saying_another_school_on_a_pinned_chat_keeps_the_pin_and_says_why() -> None:
+    state = pin_tracker({"school": "alder"}, "inform_school", "birch", {"school": "alder"})
+    events, dispatcher = run(ActionSetSchool(), state)
+    assert slot(events, "school") == "alder"
+    assert "This chat is Alder Primary School's" in said(dispatcher) and "Birch Academy's" in said(dispatcher)
+
+
+def test_a_disclosure_after_asking_about_another_school_goes_to_ones_own() -> None:
+    """The question named Birch, but the person is at Alder: the record is Alder's."""
+    events, _ = run(ActionDslHandoff(), disclosure_tracker(slots={"school": "alder"}, message_id="pin-1"))
+    reference = slot(events, "last_concern_reference")
+    assert reference.startswith("APS-") and stored(reference).words == DISCLOSURE
+    assert ConcernStore().list_concerns("birch", "birch-dsl", status="all") == []

@@ -152,3 +152,27 @@ def test_once_runs_a_failed_step_again() -> None:
     once.run(flaky)
     once.run(flaky)
     assert len(calls) == 2
+
+
+def test_an_older_database_gains_a_new_nullable_column_and_keeps_its_rows(tmp_path: Path) -> None:
+    """A column a newer version adds (the concerns' `language`) is added to an existing table; a required one is
+    an exact error, since existing rows could not have it."""
+    from sqlalchemy import String, text
+
+    engine = sqlite_engine(tmp_path / "old.db")
+    old = MetaData()
+    Table("things", old, Column("id", Integer, primary_key=True))
+    sqlstore.create_schema(engine, old)
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO things (id) VALUES (7)"))
+    new = MetaData()
+    Table("things", new, Column("id", Integer, primary_key=True), Column("language", String(16), nullable=True))
+    sqlstore.create_schema(engine, new)
+    assert {c["name"] for c in inspect(engine).get_columns("things")} == {"id", "language"}
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT id, language FROM things")).all() == [(7, None)]
+    required = MetaData()
+    Table("things", required, Column("id", Integer, primary_key=True), Column("language", String(16)),
+          Column("size", Integer, nullable=False))
+    with pytest.raises(ValueError, match=r"^table things lacks the required column size; it cannot be added"):
+        sqlstore.create_schema(engine, required)

@@ -47,6 +47,8 @@ class Disclosure:
     excerpt: Sequence[str] = ()
     kind: str = "disclosure"  # disclosure | concern | report
     reporter_name: str | None = None
+    #: ISO 639-1 code of the message's language ("en" when English).
+    language: str = "en"
 
 
 class SafeguardingDesk:
@@ -67,7 +69,8 @@ class SafeguardingDesk:
                 message_id=disclosure.message_id, school=profile.slug, role=disclosure.role or "any",
                 channel=disclosure.channel, urgency=result.route_urgency if result.hand_off else "standard",
                 category=result.category, kind=disclosure.kind, words=disclosure.words,
-                excerpt=tuple(disclosure.excerpt), reporter_name=disclosure.reporter_name)
+                excerpt=tuple(disclosure.excerpt), reporter_name=disclosure.reporter_name,
+                language=disclosure.language)
         except RecordStoreUnavailable:
             # Only the fact is logged: never the words, never who.
             logger.error("concern store unavailable; the safe reply was sent without a reference (school %s)",

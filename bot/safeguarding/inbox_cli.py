@@ -124,7 +124,7 @@ def cmd_concerns_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
             "reference": record.reference, "school": record.school, "urgency": record.urgency,
             "category": record.category, "kind": record.kind, "role": record.role, "channel": record.channel,
             "created_at": _iso(record.created_at), "status": record.status, "words": record.words,
-            "excerpt": list(record.excerpt), "reporter_name": record.reporter_name,
+            "excerpt": list(record.excerpt), "reporter_name": record.reporter_name, "language": record.language,
             "acknowledged_by": record.acknowledged_by, "acknowledged_at": _iso(record.acknowledged_at),
             "closed_by": record.closed_by, "closed_at": _iso(record.closed_at), "close_note": record.close_note,
             "history": [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "detail": e.detail}
@@ -135,6 +135,8 @@ def cmd_concerns_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
     lines.append(f"  Urgency:    {_URGENCY_LABELS.get(record.urgency, record.urgency)}")
     lines.append(f"  Kind:       {record.kind} (about: {record.category.replace('_', ' ')})")
     lines.append(f"  From:       {record.role}, via {record.channel}")
+    if record.language:
+        lines.append(f"  Language:   written in {_language_name(record.language)} — an interpreter may be needed")
     if record.reporter_name:
         lines.append(f"  Name given: {_safe(record.reporter_name)}")
     lines.append(f"  Recorded:   {_uk(record.created_at)} (UK time)")
@@ -319,3 +321,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _language_name(code: str) -> str:
+    """The English name of a language code the screen uses ("pl" -> Polish); the code itself if unknown."""
+    from bot.safeguarding.language import SUPPORTED
+
+    return SUPPORTED.get(code, code)

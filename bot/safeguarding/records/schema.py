@@ -23,6 +23,9 @@ concerns = Table(
     Column("words", Text, nullable=False),
     Column("excerpt", Text, nullable=False),  # JSON list of the previous turns, oldest first
     Column("reporter_name", Text, nullable=True),
+    # The language the message was written in (ISO 639-1) when it was not English, so the DSL can arrange an
+    # interpreter; added after the first release, hence nullable (English and older records have none).
+    Column("language", String(16), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("status", String(16), nullable=False),
     Column("acknowledged_by", String(128), nullable=True),

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import random
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -114,6 +115,8 @@ class ConcernRecord:
     closed_at: datetime | None = None
     close_note: str | None = None
     history: tuple[AuditEntry, ...] = ()
+    #: ISO 639-1 code when the message was not in English (an interpreter may be needed), else None.
+    language: str | None = None
 
     def __repr__(self) -> str:
         return (f"ConcernRecord(reference={self.reference!r}, school={self.school!r}, urgency={self.urgency!r}, "
@@ -219,7 +222,7 @@ class ConcernStore:
 
     def record(self, *, message_id: str, school: str, role: str, channel: str, urgency: str, category: str,
                kind: str, words: str, excerpt: Sequence[str] | str = (),
-               reporter_name: str | None = None) -> RecordResult:
+               reporter_name: str | None = None, language: str | None = None) -> RecordResult:
         """Store one handed-off message durably (concern + audit + outbox in one committed transaction)."""
         profile = self.schools.get(school)
         if urgency not in RECORD_URGENCIES:
@@ -232,6 +235,9 @@ class ConcernStore:
             raise ValueError("message_id must be a non-empty string (it stops a retried message being recorded twice)")
         if not isinstance(words, str):
             raise ValueError("words must be a string")
+        if language is not None and not re.fullmatch(r"[a-z]{2,3}", language):
+            raise ValueError(f"language must be an ISO 639 code such as 'pl', got {language!r}")
+        language = None if language == "en" else language
         turns = (excerpt,) if isinstance(excerpt, str) else tuple(str(turn) for turn in excerpt)
         # Bounded columns are fitted here, so PostgreSQL never rejects (and so loses) a disclosure over a length.
         key = message_id if len(message_id) <= 255 else "sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
@@ -250,9 +256,11 @@ class ConcernStore:
                 reference=reference, message_id=key, school=school, role=role, channel=channel, urgency=urgency,
                 category=category, kind=kind, words=words,
                 excerpt=json.dumps(list(turns), ensure_ascii=False), reporter_name=reporter_name or None,
+                language=language,
                 created_at=now, status="new"))
             self._audit(connection, SYSTEM_ACTOR, "created", reference, school,
                         f"kind={kind} urgency={urgency} category={category} role={role} channel={channel} "
+                        f"{f'language={language} ' if language else ''}"
                         f"notifications={len(destinations)}")
             outbox.queue(connection, reference, school, destinations, now)
             return RecordResult(reference, True)
@@ -424,5 +432,5 @@ def _record(row: Any, history: Iterable[AuditEntry]) -> ConcernRecord:
         excerpt=tuple(json.loads(row.excerpt or "[]")), reporter_name=row.reporter_name,
         acknowledged_by=row.acknowledged_by, acknowledged_at=_maybe_utc(row.acknowledged_at),
         closed_by=row.closed_by, closed_at=_maybe_utc(row.closed_at), close_note=row.close_note,
-        history=tuple(history))
+        history=tuple(history), language=row.language)
 

@@ -1,0 +1,1 @@
+"""Project tooling (evaluation, benchmarks) that is not part of the installed library."""

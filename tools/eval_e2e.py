@@ -1,0 +1,161 @@
+"""`make eval-e2e`: the safeguarding development set through the whole assistant, as a person meets it.
+
+Starts the real action server and Rasa server (bot/servers.py) with the trained model, sends each labelled message
+over REST as a new conversation (school from the channel metadata, the item's role, its own message id), and reads
+what happened the way the school would see it:
+  - a record in the concern store for that message -> a disclosure or concern at the recorded urgency (and its
+    school: every record must be at the school the channel said);
+  - no record: the screen's verdict from the conversation's tracker (Rasa's HTTP API) gives question or other,
+    and a reply carrying the "Yes, tell someone" button is a check-in.
+The figures are the screen report's (bot/safeguarding/screen_eval.py), so they line up with `make eval`; then the
+messages where the assistant and the screen alone disagree ("integration loss"), and whether each immediate
+hand-off said 999 first. Ids and labels only are printed, never message text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from bot import settings
+from bot.core import contract
+from bot.safeguarding.records import ConcernStore
+from bot.safeguarding.screen import SafeguardingScreen
+from bot.safeguarding.screen_eval import (OBFUSCATION_SEED, ScreenItem, default_screen_items, load_screen_items,
+                                          obfuscated_items, report_for)
+from bot.safeguarding.types import ScreenResult
+from bot.schools import SchoolDirectory
+from bot.servers import AssistantServers, post_json
+from channels.rest import scoped_message_id
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the whole assistant did with one message."""
+
+    item: ScreenItem
+    school: str
+    result: ScreenResult
+    record_school: str | None
+    immediate_999_first: bool | None
+
+
+def run_items(servers: AssistantServers, items: Sequence[ScreenItem], schools: Sequence[str],
+              prefix: str) -> list[Turn]:
+    """One new conversation per message; the school rotates over the schools so every school is exercised."""
+    store = ConcernStore(f"sqlite:///{servers.workdir / 'concerns.db'}")
+    turns = []
+    for index, item in enumerate(items):
+        school = schools[index % len(schools)]
+        sender = f"{prefix}-{item.id}"
+        status, replies = post_json(servers.webhook_url, {
+            "sender": sender, "message": item.text, "message_id": item.id,
+            "metadata": {contract.SCHOOL_KEY: school, contract.ROLE_KEY: item.role or "pupil"}})
+        if status != 200 or not isinstance(replies, list):
+            raise RuntimeError(f"{item.id}: the REST channel answered {status}")
+        turns.append(_turn(servers, store, item, school, sender, replies, schools))
+    return turns
+
+
+def _turn(servers: AssistantServers, store: ConcernStore, item: ScreenItem, school: str, sender: str,
+          replies: list, schools: Sequence[str]) -> Turn:
+    key = scoped_message_id(sender, item.id)
+    record = None
+    for candidate in schools:
+        found = [c for c in store.list_concerns(candidate, f"{candidate}-dsl", status="all")
+                 if _message_key(store, c.reference) == key]
+        if found:
+            record = (candidate, found[0])
+            break
+    check_in = any(b.get("payload") == f"/{contract.PASS_ON_INTENT}" for r in replies for b in r.get("buttons") or ())
+    if record is not None:
+        concern = record[1]
+        label = "concern" if concern.kind == "concern" or concern.urgency == "concern" else "disclosure"
+        urgency = "standard" if label == "concern" else concern.urgency
+        result = ScreenResult(label, urgency, concern.category, 1.0)  # type: ignore[arg-type]
+        first = str(replies[0].get("text") or "") if replies else ""
+        return Turn(item, school, result, record[0], "999" in first if urgency == "immediate" else None)
+    verdict = _verdict(servers, sender)
+    label = verdict.get("label") if verdict.get("label") in ("question", "other") else "other"
+    result = ScreenResult(label, "none", str(verdict.get("category") or "other"), 1.0,  # type: ignore[arg-type]
+                          check_in=check_in, signpost=bool(verdict.get("signpost")))
+    return Turn(item, school, result, None, None)
+
+
+def _message_key(store: ConcernStore, reference: str) -> str | None:
+    from sqlalchemy import select
+
+    from bot.safeguarding.records.schema import concerns
+
+    with store._engine.connect() as connection:  # the tool reads its own scratch store directly
+        return connection.execute(select(concerns.c.message_id).where(concerns.c.reference == reference)).scalar()
+
+
+def _verdict(servers: AssistantServers, sender: str) -> dict:
+    with urllib.request.urlopen(f"{servers.base_url}/conversations/{sender}/tracker", timeout=30) as response:
+        tracker = json.loads(response.read())
+    users = [e for e in tracker.get("events", []) if e.get("event") == "user"]
+    parse = (users[-1].get("parse_data") or {}) if users else {}
+    verdict = parse.get(contract.VERDICT_KEY)
+    return verdict if isinstance(verdict, dict) else {}
+
+
+def _safeguarding_config(workdir: Path, schools: Sequence[str]) -> Path:
+    """Readers for every school (so the tool can list records) and no notifications (nothing is emailed)."""
+    path = workdir / "safeguarding.yml"
+    path.write_text("schools:\n" + "".join(f"  {s}:\n    dsl_readers: [{s}-dsl]\n" for s in schools),
+                    encoding="utf-8")
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="eval-e2e", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=str(settings.PROJECT_ROOT / "models" / "policybot.tar.gz"))
+    parser.add_argument("--screen-items", default=str(default_screen_items()))
+    parser.add_argument("-v", "--verbose", action="store_true", help="list the messages that differ, by id")
+    args = parser.parse_args(argv)
+    items = load_screen_items(Path(args.screen_items))
+    schools = SchoolDirectory.load().slugs
+    screen = SafeguardingScreen().warm_up()
+    with tempfile.TemporaryDirectory(prefix="eval-e2e-") as scratch:
+        workdir = Path(scratch)
+        env = {"POLICYBOT_SAFEGUARDING_CONFIG": str(_safeguarding_config(workdir, schools)),
+               "POLICYBOT_SMTP_PORT": "9"}
+        started = time.monotonic()
+        with AssistantServers(Path(args.model), workdir, extra_env=env) as servers:
+            print(f"whole assistant: {args.model} over REST, servers up in {time.monotonic() - started:.0f} s")
+            for title, variant, prefix in ((f"safeguarding, whole assistant: {args.screen_items}", items, "plain"),
+                                           (f"safeguarding, whole assistant, obfuscated (seed {OBFUSCATION_SEED}):",
+                                            obfuscated_items(items, OBFUSCATION_SEED), "obfuscated")):
+                turns = run_items(servers, variant, schools, prefix)
+                report = report_for(variant, [t.result for t in turns])
+                alone = [screen.screen(item.text, item.role) for item in variant]
+                print(title)
+                for line in report.lines():
+                    if not line.startswith("latency"):
+                        print(f"  {line}")
+                lost = [t for t, s in zip(turns, alone) if s.hand_off and not t.result.hand_off]
+                gained = [t for t, s in zip(turns, alone) if t.result.hand_off and not s.hand_off]
+                wrong_school = [t for t in turns if t.record_school not in (None, t.school)]
+                immediates = [t for t in turns if t.immediate_999_first is not None]
+                print(f"  integration loss: {len(lost)} hand-off(s) the screen alone made and the assistant did "
+                      f"not; {len(gained)} the other way")
+                print(f"  records at another school than the channel's: {len(wrong_school)}")
+                print(f"  immediate hand-offs with 999 in the first bubble: "
+                      f"{sum(t.immediate_999_first for t in immediates)}/{len(immediates)}")
+                if args.verbose:
+                    for turn in lost + wrong_school:
+                        print(f"  differs {turn.item.id}: want {turn.item.label}/{turn.item.urgency}, "
+                              f"got {turn.result.label}/{turn.result.urgency}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
