@@ -7,6 +7,7 @@ plain `pytest`.
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import pytest
 from bot.servers import free_port
 
 from .chat_client import ChatClient, PollingSession, carries_close
-from .conftest import _close_all
+from .conftest import _close_all, _kill_browser_using
 
 #: The channel's socket settings (channels/webchat/channel.py) and nothing else; default pingInterval 25 s,
 #: pingTimeout 20 s, so a poll the server does not answer lasts until the client's 30 s read timeout.
@@ -158,3 +159,19 @@ def test_ending_requests_fails_a_request_in_flight_at_once() -> None:
         accepted.close()
         assert not poller.is_alive() and time.monotonic() - began < 2
         assert isinstance(outcome[0], Exception)
+
+
+# ------------------------------------------------------------------------------------------------ the browser's bound
+def test_a_browser_that_will_not_close_is_found_by_its_profile_and_killed(tmp_path: Any) -> None:
+    profile = str(tmp_path / "policybot-chromium-x")
+    browser = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", f"--user-data-dir={profile}"])
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)",
+                                  f"--user-data-dir={profile}-other"])
+    try:
+        assert _kill_browser_using(profile) == [browser.pid]
+        assert browser.wait(timeout=10) == -signal.SIGKILL
+        assert bystander.poll() is None, "only the process with exactly this profile folder"
+    finally:
+        for process in (browser, bystander):
+            process.kill()
+            process.wait(timeout=10)
