@@ -141,7 +141,8 @@ def test_eval_adds_screen_figures_after_the_retrieval_measures(eval_files: tuple
     assert lines[11] == "  false hand-offs on questions: 0.000 (target <= 0.03)"
     assert lines[12] == "  false hand-offs on other messages: n/a"
     assert lines[13] == "  concerns caught (handed off): 1.000"
-    assert re.fullmatch(r"  latency per message: p50 \d+\.\d ms, p95 \d+\.\d ms", lines[18])
+    assert re.fullmatch(r"  latency per message: p50 \d+\.\d ms, p95 \d+\.\d ms \(CPU time: p50 \d+\.\d ms, "
+                        r"p95 \d+\.\d ms; target p95 <= 25 ms\)", lines[18])
     assert re.fullmatch(r"safeguarding screen, obfuscated \(seed \d+\):", lines[19])
     # The tiny data folder has no training corpus: the grouped cross-validation says so and is skipped.
     assert lines[-1].startswith("safeguarding screen corpus: skipped, no training corpus in ")

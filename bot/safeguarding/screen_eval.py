@@ -24,6 +24,8 @@ from bot.safeguarding.types import CATEGORIES, LABELS, URGENCIES, ScreenResult
 TARGET_DISCLOSURE_RECALL = 0.98
 TARGET_IMMEDIATE_RECALL = 1.0
 TARGET_FALSE_DISCLOSURE_RATE = 0.03
+#: The screen's CPU time per message (process time, so other work on the machine does not count).
+TARGET_CPU_P95_MS = 25.0
 
 #: Fixed so that `make eval` prints the same obfuscated figures every time.
 OBFUSCATION_SEED = 20240917
@@ -111,6 +113,8 @@ class ScreenReport:
     p50_ms: float
     p95_ms: float
     misses: tuple[ScreenMiss, ...] = ()
+    cpu_p50_ms: float = 0.0
+    cpu_p95_ms: float = 0.0
     concerns_caught: float | None = None
     false_hand_off_other: float | None = None
     check_in_disclosures: float | None = None
@@ -141,7 +145,8 @@ class ScreenReport:
             f"label accuracy: {_fmt(self.label_accuracy)}",
             f"urgency accuracy on disclosures: {_fmt(self.urgency_accuracy)}",
             f"category accuracy on hand-offs: {_fmt(self.category_accuracy)}",
-            f"latency per message: p50 {self.p50_ms:.1f} ms, p95 {self.p95_ms:.1f} ms",
+            f"latency per message: p50 {self.p50_ms:.1f} ms, p95 {self.p95_ms:.1f} ms (CPU time: p50 "
+            f"{self.cpu_p50_ms:.1f} ms, p95 {self.cpu_p95_ms:.1f} ms; target p95 <= {TARGET_CPU_P95_MS:.0f} ms)",
         ]
 
 
@@ -160,11 +165,15 @@ def evaluate_screen(items: Sequence[ScreenItem], screen: Screens) -> ScreenRepor
     screen.screen("hello")  # the first call may load what warm_up does not
     results: list[ScreenResult] = []
     latencies: list[float] = []
+    cpu: list[float] = []
     for item in items:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         results.append(screen.screen(item.text, item.role))
         latencies.append((time.perf_counter() - start) * 1000.0)
-    return _report(items, results, latencies)
+        cpu.append((time.process_time() - start_cpu) * 1000.0)
+    ordered = sorted(cpu)
+    return replace(_report(items, results, latencies), cpu_p50_ms=_percentile(ordered, 0.50),
+                   cpu_p95_ms=_percentile(ordered, 0.95))
 
 
 def report_for(items: Sequence[ScreenItem], results: Sequence[ScreenResult],

@@ -9,10 +9,8 @@ development set.
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import dataclass
 
-import numpy as np
 
 from bot.embedder import Embedder
 from bot.safeguarding.screen import training
@@ -85,14 +83,3 @@ def _item(example: Example, index: int) -> ScreenItem:
     return ScreenItem(f"{example.family}#{index}", example.text, example.role, example.label, example.urgency,
                       example.category)
 
-
-def timed_screen_cpu(screen: object, texts: list[str], roles: list[str | None]) -> tuple[float, float]:
-    """p50 and p95 CPU time (ms) per message of `screen.screen` (process CPU, so another busy process on the
-    machine does not count)."""
-    times = []
-    for text, role in zip(texts, roles):
-        start = time.process_time()
-        screen.screen(text, role)  # type: ignore[attr-defined]
-        times.append((time.process_time() - start) * 1000.0)
-    ordered = np.sort(np.array(times))
-    return float(np.percentile(ordered, 50)), float(np.percentile(ordered, 95))

@@ -66,10 +66,10 @@ def tracker_slots(base: str, conversation_id: str) -> dict[str, Any]:
 
 def new_activity(teams: TeamsSetup, text: str = PHONE_QUESTION, tenant: str | None = None,
                  user: str = TEACHER, **extra: Any) -> dict[str, Any]:
+    extra.setdefault("conversation_id", f"a:e2e-{uuid.uuid4().hex}")
+    extra.setdefault("activity_id", f"{int(time.time() * 1000)}-{uuid.uuid4().hex[:6]}")
     return message_activity(teams.connector.service_url, text=text,
-                            tenant_id=tenant if tenant is not None else teams.tenant_id, user_id=user,
-                            conversation_id=f"a:e2e-{uuid.uuid4().hex}", activity_id=str(int(time.time() * 1000)),
-                            **extra)
+                            tenant_id=tenant if tenant is not None else teams.tenant_id, user_id=user, **extra)
 
 
 def bearer(teams: TeamsSetup, **claims: Any) -> str:
@@ -246,3 +246,25 @@ def test_a_disclosure_on_teams_is_recorded_once_keyed_by_the_activity(rasa_serve
                 if c.channel == "teams"]) == 1
     for log in servers.logs:
         assert canary not in log.read_text(errors="replace"), f"disclosure text leaked into {log.name}"
+
+
+def test_naming_another_school_on_teams_never_moves_the_record(rasa_server: str, servers: Any,
+                                                               teams: TeamsSetup) -> None:
+    """The tenant is Ken Stimpson's: a question about Ouston is answered from Ouston's policy, a disclosure right
+    after it is Ken Stimpson's record."""
+    user = f"29:1e2e-pin-{uuid.uuid4().hex[:8]}"
+    conversation = f"a:pin-{uuid.uuid4().hex}"
+    question = new_activity(teams, text="what is the mobile phone rule at ouston primary?", user=user,
+                            conversation_id=conversation)
+    assert post_activity(rasa_server, question, bearer(teams)) == 200
+    assert "Ouston Primary School" in "\n".join(r.text() for r in teams.connector.wait_for_replies(conversation))
+    store = ConcernStore(f"sqlite:///{servers.workdir / 'concerns.db'}")
+    ouston_before = len(store.list_concerns("ouston", "ouston-dsl", status="all"))
+    before = len(teams.connector.replies_to(conversation))
+    words = f"a boy in my form told me his dad beats him with a belt {uuid.uuid4().hex[:6]}"
+    disclosure = new_activity(teams, text=words, user=user, conversation_id=conversation)
+    assert post_activity(rasa_server, disclosure, bearer(teams)) == 200
+    text = "\n".join(r.text() for r in teams.connector.wait_for_replies(conversation, before + 1))
+    ours = [c for c in store.list_concerns("ken-stimpson", "ken-stimpson-dsl", status="all") if c.reference in text]
+    assert len(ours) == 1
+    assert len(store.list_concerns("ouston", "ouston-dsl", status="all")) == ouston_before

@@ -203,3 +203,19 @@ def test_a_huge_message_ending_in_a_disclosure_is_still_handed_off(chat: Any, se
            if c.reference not in before]
     assert len(new) == 1 and new[0].reference in reply
     assert store.show(new[0].reference, "kingsmeadow", "kingsmeadow-dsl").words == words
+
+
+def test_naming_another_school_on_a_schools_page_never_moves_the_record(chat: Any, servers: AssistantServers) -> None:
+    """Wyre Forest's page: a question about Ouston is answered from Ouston's policy; the disclosure that follows is
+    Wyre Forest's record."""
+    store = ConcernStore(f"sqlite:///{servers.workdir / 'concerns.db'}")
+    ouston_before = len(store.list_concerns("ouston", "ouston-dsl", status="all"))
+    pupil = chat("school=wyre-forest&role=pupil")
+    pupil.start()
+    pupil.say("what is the mobile phone rule at ouston primary?")
+    assert "Ouston Primary School" in text_of(pupil.replies())
+    pupil.say(f"my stepdad punches me when he's angry {CANARY}", message_id="browser-pin-1")
+    reply = text_of(pupil.replies())
+    ours = [c for c in store.list_concerns("wyre-forest", "wyre-forest-dsl", status="all") if c.reference in reply]
+    assert len(ours) == 1
+    assert len(store.list_concerns("ouston", "ouston-dsl", status="all")) == ouston_before
