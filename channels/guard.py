@@ -104,9 +104,10 @@ def screen_verdict(text: str | None, role: str | None) -> ScreenResult | None:
 
 
 def might_be_a_disclosure(text: str | None, role: str | None = None) -> bool:
-    """True when the message may carry risk (a hand-off, a check-in or any risk signal), or the screen failed."""
+    """True when the message goes to the DSL or gets a check-in (or the screen failed): an over-long message like
+    that goes through; anything else is refused kindly."""
     verdict = screen_verdict(text, role)
-    return verdict is not None and (verdict.hand_off or verdict.signpost)
+    return verdict is not None and (verdict.hand_off or verdict.check_in or "screen_failed" in verdict.signals)
 
 
 def shorten_for_pipeline(text: str, metadata: dict[str, Any]) -> str | None:
@@ -136,7 +137,7 @@ async def guarded_turn(message: UserMessage, on_new_message: Handler, channel: s
             return "too_long"
         message.text, message.metadata = shortened, metadata
     elif text.startswith("/") and not _PAYLOAD.match(text.strip()):
-        message.text = text.lstrip("/").lstrip() or text
+        message.text = text = text.lstrip("/").lstrip() or text
     verdict = screen_verdict(metadata.get(contract.FULL_TEXT_KEY) or text, role)
     recorder = RecordingOutput(output)
     message.output_channel = recorder

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,14 +39,22 @@ from bot.safeguarding.types import ScreenResult
 
 log = logging.getLogger(__name__)
 
-#: Messages longer than this are screened in chunks of about this size (MiniLM reads ~256 word pieces anyway).
-CHUNK_CHARS = 800
-#: At most this many chunks (about 19k characters); a longer message is screened as its first and last chunks, so
+#: Messages longer than this are screened in pieces of about PIECE_CHARS: the model learned from messages of up to
+#: about 80 words, and one sentence of harm inside a page of filler must not be diluted away. The whole message
+#: (up to WHOLE_CHARS) is screened too, for harm told across several sentences.
+WHOLE_CHARS = 600
+PIECE_CHARS = 300
+#: A sentence shorter than this is screened together with the next one ("ok. so. my dad hits me").
+SHORT_SENTENCE_CHARS = 40
+#: At most this many pieces (about 14k characters); a longer message is screened as its first and last pieces, so
 #: the cost stays bounded and a disclosure at the very end is still seen.
-MAX_CHUNKS = 24
+MAX_CHUNKS = 48
 #: Verdicts remembered per process, keyed by a hash of (text, role), so the channel guard and the NLU component
 #: screening the same message in one Rasa process cost one screen.
 CACHE_SIZE = 256
+
+#: A phrase (up to about ten words) repeated three or more times back to back.
+_REPEATED_PHRASE = re.compile(r"\b(\w[\w' ]{0,60}?\w)(?:\W+\1\b){2,}")
 
 _LABEL_RANK = {"other": 0, "question": 1, "concern": 2, "disclosure": 3}
 _URGENCY_RANK = {"none": 0, "standard": 1, "high": 2, "immediate": 3}
@@ -130,14 +140,20 @@ class SafeguardingScreen:
         normal = normalising.normalise(text)
         if not any(c.isalpha() for c in normal):
             return ScreenResult("other", "none", "other", 1.0, ("no_words",))
-        language = self._languages.detect(text) if self._languages is not None else None
-        if language is not None and not language.is_english:
-            return _other_language(language)
         chunks = _chunks(normal)
         vectors = np.asarray(self.embedder.embed(chunks), dtype=np.float32)
         predictions = self._model.predict(chunks, [role] * len(chunks), vectors)
         results = [decide(p, self._thresholds, self._backstop.hits(chunk)) for p, chunk in zip(predictions, chunks)]
-        return max(results, key=_severity)
+        english = max(results, key=_severity)
+        language = self._languages.detect(text) if self._languages is not None else None
+        if language is None or language.is_english:
+            return english
+        # Another language: its own harm words decide, unless the English model hands it off (a page of filler the
+        # detector reads as Somali, English words of harm in a mostly Polish message).
+        other = _other_language(language)
+        if english.hand_off and _severity(english) > _severity(other):
+            return replace(english, language=language.code, signals=(*other.signals, *english.signals))
+        return other
 
     def _load_model(self) -> ScreenModel:
         from bot.safeguarding.screen import training
@@ -191,32 +207,47 @@ def _severity(result: ScreenResult) -> tuple[int, int, bool, bool]:
 
 
 def _chunks(normal: str) -> list[str]:
-    """The normalised text cut at sentence ends into pieces of about CHUNK_CHARS (one piece if it is short)."""
-    if len(normal) <= CHUNK_CHARS:
+    """What to screen of a normalised message: the message itself if short; else its first WHOLE_CHARS and its
+    sentences one by one (very short ones joined to the next; one longer than PIECE_CHARS in overlapping windows
+    of words), each piece once."""
+    if len(normal) <= WHOLE_CHARS:
         return [normal]
-    import re
-
     pieces: list[str] = []
     current = ""
-    for sentence in re.split(r"(?<=[.?!])\s+", normal):
-        while len(sentence) > CHUNK_CHARS:
-            cut = sentence.rfind(" ", 0, CHUNK_CHARS)
-            cut = cut if cut > CHUNK_CHARS // 2 else CHUNK_CHARS
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.append(sentence[:cut])
-            sentence = sentence[cut:].lstrip()
-        if current and len(current) + 1 + len(sentence) > CHUNK_CHARS:
+    for sentence in re.split(r"(?<=[.?!\n])\s+", normal):
+        if len(sentence) > PIECE_CHARS:
+            pieces.extend([current] if current else [])
+            current = ""
+            pieces.extend(_windows(sentence.split()))
+            continue
+        current = f"{current} {sentence}" if current else sentence
+        if len(current) >= SHORT_SENTENCE_CHARS:
             pieces.append(current)
             current = ""
-        current = f"{current} {sentence}" if current else sentence
-    if current:
-        pieces.append(current)
+    pieces.extend([current] if current else [])
+    # A pasted page repeats itself: each distinct piece is screened once, in order, with a phrase said over and
+    # over read once (a model never saw "tell me about phones" forty times in a row).
+    pieces = list(dict.fromkeys(_REPEATED_PHRASE.sub(r"\1", piece) for piece in pieces))
     if len(pieces) > MAX_CHUNKS:
         half = MAX_CHUNKS // 2
         pieces = pieces[:half] + pieces[-half:]
-    return pieces
+    return [_REPEATED_PHRASE.sub(r"\1", normal[:WHOLE_CHARS]), *pieces]
+
+
+def _windows(words: list[str]) -> list[str]:
+    """Overlapping windows of about PIECE_CHARS over a run of words with no sentence end (half a window apart)."""
+    windows, start = [], 0
+    while start < len(words):
+        end, length = start, 0
+        while end < len(words) and length + len(words[end]) + 1 <= PIECE_CHARS:
+            length += len(words[end]) + 1
+            end += 1
+        end = max(end, start + 1)
+        windows.append(" ".join(words[start:end]))
+        if end >= len(words):
+            break
+        start = max(start + 1, (start + end) // 2)
+    return windows
 
 
 @lru_cache(maxsize=1)
@@ -225,4 +256,4 @@ def default_screen() -> SafeguardingScreen:
     return SafeguardingScreen()
 
 
-__all__ = ["CHUNK_CHARS", "MAX_CHUNKS", "SafeguardingScreen", "ScreenResult", "default_screen"]
+__all__ = ["MAX_CHUNKS", "PIECE_CHARS", "WHOLE_CHARS", "SafeguardingScreen", "ScreenResult", "default_screen"]

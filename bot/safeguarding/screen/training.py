@@ -39,11 +39,22 @@ SEED = 20261205
 #: make the clearest danger-now messages immediate anyway (docs/benchmarks.md has the trade-off).
 TARGET_DISCLOSURE_RECALL = 0.98
 TARGET_IMMEDIATE_RECALL = 0.95
-TARGET_CHECK_IN_RECALL = 0.995
-#: Share of every hand-off message (disclosure or concern) that at least gets the safety signposting.
-TARGET_SIGNPOST_RECALL = 0.999
+TARGET_CHECK_IN_RECALL = 0.99
+#: Share of every hand-off message (disclosure or concern) that at least gets the safety signposting. Higher bars
+#: cost too much on this corpus: at 0.999 a third of everyday questions would end with the safety numbers, and a
+#: check-in at 0.995 would greet one question in eight (out-of-fold figures in docs/benchmarks.md).
+TARGET_SIGNPOST_RECALL = 0.995
 #: Hand-offs kept as disclosures: the share of out-of-fold disclosures that must not be labelled concern.
 TARGET_DISCLOSURE_LABEL = 0.98
+
+
+def recipe_fingerprint(config: ModelConfig | None = None, folds: int = FOLDS) -> str:
+    """A hash of how a model is trained (features, regularisation, folds, seed, recall targets, model version): a
+    model trained another way is stale, like one trained on other data."""
+    recipe = {"config": asdict(config or ModelConfig()), "folds": folds, "seed": SEED, "version": MODEL_VERSION,
+              "targets": [TARGET_DISCLOSURE_RECALL, TARGET_IMMEDIATE_RECALL, TARGET_CHECK_IN_RECALL,
+                          TARGET_SIGNPOST_RECALL, TARGET_DISCLOSURE_LABEL]}
+    return hashlib.sha256(repr(sorted(recipe.items())).encode()).hexdigest()[:16]
 
 
 def model_dir(embedder_name: str) -> Path:
@@ -151,7 +162,8 @@ def train(embedder: Embedder, corpus_dir: Path | str | None = None, config: Mode
     dense = embed(texts, embedder)
     predictions = out_of_fold(examples, texts, dense, config, grouped_folds(examples, folds))
     thresholds = choose_thresholds(examples, predictions)
-    meta = {"embedder": embedder.name, "corpus": corpus_fingerprint(corpus_dir), "examples": len(examples),
+    meta = {"embedder": embedder.name, "corpus": corpus_fingerprint(corpus_dir),
+            "recipe": recipe_fingerprint(config, folds), "examples": len(examples),
             "families": len({e.family for e in examples}), "folds": folds, "seed": SEED,
             "thresholds": asdict(thresholds)}
     model = _fit(examples, texts, dense, config, range(len(examples)), meta)
@@ -187,7 +199,8 @@ def model_state(embedder_name: str, corpus_dir: Path | str | None = None) -> str
     except ModelNotReady:
         return "stale"
     fresh = (model.meta.get("embedder") == embedder_name
-             and model.meta.get("corpus") == corpus_fingerprint(corpus_dir or default_corpus_dir()))
+             and model.meta.get("corpus") == corpus_fingerprint(corpus_dir or default_corpus_dir())
+             and model.meta.get("recipe") == recipe_fingerprint())
     return "ready" if fresh else "stale"
 
 
