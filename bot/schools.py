@@ -8,9 +8,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import yaml
 
 from bot import settings
+from bot.core.yamlfile import read_yaml
 
 PHASES = ("primary", "secondary", "special")
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -191,14 +191,7 @@ class SchoolDirectory:
     @classmethod
     def load(cls, path: Path | None = None) -> "SchoolDirectory":
         path = path or settings.schools_file()
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ValueError(f"school profiles file not found: {path}") from None
-        except yaml.YAMLError as problem:
-            mark = getattr(problem, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            raise ValueError(f"{path} is not valid YAML{where}: {getattr(problem, 'problem', problem)}") from None
+        data = read_yaml(path, "school profiles file")
         if not isinstance(data, Mapping) or not isinstance(data.get("schools"), Mapping):
             raise ValueError(f"{path} must contain a 'schools:' mapping of slug -> profile")
         for slug, raw in data["schools"].items():

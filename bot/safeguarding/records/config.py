@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-import yaml
 
 from bot import settings
+from bot.core.yamlfile import read_yaml
 from bot.schools import SchoolDirectory
 
 
@@ -55,14 +55,7 @@ class SafeguardingConfig:
     def load(cls, path: Path | None = None, schools: SchoolDirectory | None = None) -> "SafeguardingConfig":
         """Read and check the file; a school it names must exist in `schools` (checked when given)."""
         path = path or default_config_path()
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ValueError(f"safeguarding settings file not found: {path}") from None
-        except yaml.YAMLError as problem:
-            mark = getattr(problem, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            raise ValueError(f"{path} is not valid YAML{where}: {getattr(problem, 'problem', problem)}") from None
+        data = read_yaml(path, "safeguarding settings file")
         if not isinstance(data, Mapping) or not isinstance(data.get("schools"), Mapping):
             raise ValueError(f"{path} must contain a 'schools:' mapping of slug -> settings")
         parsed = {str(slug): _school_settings(str(slug), raw, path) for slug, raw in data["schools"].items()}

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from bot import settings
+from bot.core.yamlfile import read_yaml
 from bot.safeguarding.types import CATEGORIES
 
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
@@ -48,12 +47,7 @@ class Backstop:
     def load(cls, path: Path | str | None = None) -> Backstop:
         """Read and compile the file; every mistake names the file and entry."""
         path = Path(path) if path else default_backstop_file()
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as problem:
-            raise ValueError(f"cannot read {path}: {problem.strerror}") from None
-        except yaml.YAMLError:
-            raise ValueError(f"{path}: not valid YAML") from None
+        raw = read_yaml(path, "backstop file")
         if not isinstance(raw, dict) or not isinstance(raw.get("entries"), list):
             raise ValueError(f"{path}: expected a mapping with a list `entries`")
         definitions = {str(k): str(v) for k, v in (raw.get("definitions") or {}).items()}

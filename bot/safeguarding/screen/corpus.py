@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-import yaml
-
 from bot import settings
 from bot.core.roles import PERSON_ROLES
+from bot.core.yamlfile import read_yaml
 from bot.safeguarding.types import CATEGORIES, LABELS, URGENCIES
 
 #: What a family may hold: fewer wordings than this is not a family, more would weigh one situation too much.
@@ -82,14 +81,7 @@ def families_of(examples: Iterable[Example]) -> list[str]:
 
 
 def _families(path: Path) -> Sequence[dict[str, Any]]:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as problem:
-        raise ValueError(f"cannot read {path}: {problem.strerror}") from None
-    except yaml.YAMLError as problem:
-        mark = getattr(problem, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ValueError(f"{path}: not valid YAML{where}") from None
+    raw = read_yaml(path, "training file")
     if not isinstance(raw, dict) or not isinstance(raw.get("families"), list) or not raw["families"]:
         raise ValueError(f"{path}: expected a mapping with a non-empty list `families`")
     families = raw["families"]
