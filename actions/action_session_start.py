@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
-from bot.retrieval import canonical_role
+from bot.core.roles import canonical_role
 
 CARRIED_SLOTS = ("school", "role", "trust_staff")
 

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.answering import answer_and_record, ask_for_missing_context
-from bot.retrieval import canonical_role
+from bot.core.roles import canonical_role
 
 
 class ActionSetRole(Action):

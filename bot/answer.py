@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Sequence
 from datetime import date
 
-from bot.retrieval import EXPANSIONS, Retriever, SearchHit, canonical_role, query_tokens, roles_served
+from bot.core.roles import canonical_role
+from bot.retrieval import EXPANSIONS, Retriever, SearchHit, query_tokens, roles_served
 from bot.schools import SchoolProfile, format_partial_date
 from bot.text import clean, lemmas, normalise_query, sentence_spans
 
