@@ -97,24 +97,29 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, school: str, me
         logger.error("hand-off failed (%s); sent the safe signposting reply", type(error).__name__)
         send_safe_signposting(dispatcher, role)
         return None
-    for bubble in _reply_bubbles(message, school, outcome.handoff.messages, outcome.reference):
+    for bubble in _reply_bubbles(message, school, result, outcome.handoff.messages, outcome.reference):
         dispatcher.utter_message(text=bubble)
     return outcome.reference
 
 
-def _reply_bubbles(message: dict[str, Any], school: str, english: tuple[str, ...],
+def _reply_bubbles(message: dict[str, Any], school: str, result: ScreenResult, english: tuple[str, ...],
                    reference: str | None) -> tuple[str, ...]:
-    """The hand-off reply in the message's own language (with the English underneath) when it was not English;
-    the composed English reply otherwise. Only a stored record is announced as passed on."""
+    """The hand-off reply in the message's own language (with the English underneath) when it was not English,
+    999 first when someone is in danger now (as the English reply does); the composed English reply otherwise.
+    Only a stored record is announced as passed on."""
     code = language_of(message)
     if code == "en":
         return english
     if reference is None:
-        return language_packs().reply(code).messages
-    profile = services.schools().get(school)
-    dsl = (f"{' and '.join(profile.dsl)}, Designated Safeguarding Lead" if profile.dsl
-           else "the Designated Safeguarding Lead")
-    return language_packs().handed_off(code, dsl, reference).messages
+        bubbles = language_packs().reply(code).messages
+    else:
+        profile = services.schools().get(school)
+        dsl = (f"{' and '.join(profile.dsl)}, Designated Safeguarding Lead" if profile.dsl
+               else "the Designated Safeguarding Lead")
+        bubbles = language_packs().handed_off(code, dsl, reference).messages
+    if result.urgency != "immediate":
+        return bubbles
+    return (*(b for b in bubbles if "999" in b), *(b for b in bubbles if "999" not in b))
 
 
 def full_text(message: dict[str, Any]) -> str:

@@ -374,6 +374,17 @@ def test_harm_words_in_polish_are_recorded_then_acknowledged_in_polish() -> None
     assert record.words == f"ojczym mnie bije {CANARY}" and record.kind == "concern" and record.language == "pl"
     text = said(dispatcher)
     assert reference in text and "Mary Oak" in text and "to nie jest Twoja wina" in text
+    assert "999" not in dispatcher.messages[0]["text"], "not danger now: thanks first"
+
+
+@pytest.mark.usefixtures("languages")
+def test_danger_now_in_polish_says_999_first_in_both_languages() -> None:
+    verdict = ScreenResult("disclosure", "immediate", "danger", 1.0, ("language:pl", "harm_term:pl:weapon"),
+                           signpost=True, language="pl")
+    events, dispatcher = run(ActionDslHandoff(), check_in_tracker("on ma nóż", verdict=verdict, message_id="pl-2"))
+    assert slot(events, "last_concern_reference")
+    first = dispatcher.messages[0]["text"]
+    assert "zadzwoń pod numer 999" in first and "call 999" in first
 
 
 def test_the_fallback_never_says_didnt_get_that_without_the_safety_numbers() -> None:
