@@ -24,9 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from bot import settings
+from sqlalchemy import create_engine, select
+from sqlalchemy.engine import Engine
+
+from bot import settings, sqlstore
 from bot.core import contract
-from bot.safeguarding.records import ConcernStore
+from bot.safeguarding.records.schema import concerns, metadata
 from bot.safeguarding.screen import SafeguardingScreen
 from bot.safeguarding.screen_eval import (OBFUSCATION_SEED, ScreenItem, default_screen_items, load_screen_items,
                                           obfuscated_items, report_for)
@@ -50,7 +53,10 @@ class Turn:
 def run_items(servers: AssistantServers, items: Sequence[ScreenItem], schools: Sequence[str],
               prefix: str) -> list[Turn]:
     """One new conversation per message; the school rotates over the schools so every school is exercised."""
-    store = ConcernStore(f"sqlite:///{servers.workdir / 'concerns.db'}")
+    # The tool reads its own scratch concern store directly: one lookup by message key per message, and no
+    # reader's audit trail to fill with the tool's own reads.
+    engine = create_engine(f"sqlite:///{servers.workdir / 'concerns.db'}")
+    sqlstore.create_schema(engine, metadata)  # the action server creates the tables only at its first record
     turns = []
     for index, item in enumerate(items):
         school = schools[index % len(schools)]
@@ -60,42 +66,29 @@ def run_items(servers: AssistantServers, items: Sequence[ScreenItem], schools: S
             "metadata": {contract.SCHOOL_KEY: school, contract.ROLE_KEY: item.role or "pupil"}})
         if status != 200 or not isinstance(replies, list):
             raise RuntimeError(f"{item.id}: the REST channel answered {status}")
-        turns.append(_turn(servers, store, item, school, sender, replies, schools))
+        turns.append(_turn(servers, engine, item, school, sender, replies))
+    engine.dispose()
     return turns
 
 
-def _turn(servers: AssistantServers, store: ConcernStore, item: ScreenItem, school: str, sender: str,
-          replies: list, schools: Sequence[str]) -> Turn:
-    key = scoped_message_id(sender, item.id)
-    record = None
-    for candidate in schools:
-        found = [c for c in store.list_concerns(candidate, f"{candidate}-dsl", status="all")
-                 if _message_key(store, c.reference) == key]
-        if found:
-            record = (candidate, found[0])
-            break
-    check_in = any(b.get("payload") == f"/{contract.PASS_ON_INTENT}" for r in replies for b in r.get("buttons") or ())
+def _turn(servers: AssistantServers, engine: Engine, item: ScreenItem, school: str, sender: str,
+          replies: list) -> Turn:
+    with engine.connect() as connection:
+        record = connection.execute(
+            select(concerns.c.school, concerns.c.kind, concerns.c.urgency, concerns.c.category)
+            .where(concerns.c.message_id == scoped_message_id(sender, item.id))).first()
     if record is not None:
-        concern = record[1]
-        label = "concern" if concern.kind == "concern" or concern.urgency == "concern" else "disclosure"
-        urgency = "standard" if label == "concern" else concern.urgency
-        result = ScreenResult(label, urgency, concern.category, 1.0)  # type: ignore[arg-type]
+        label = "concern" if record.kind == "concern" or record.urgency == "concern" else "disclosure"
+        urgency = "standard" if label == "concern" else record.urgency
+        result = ScreenResult(label, urgency, record.category, 1.0)  # type: ignore[arg-type]
         first = str(replies[0].get("text") or "") if replies else ""
-        return Turn(item, school, result, record[0], "999" in first if urgency == "immediate" else None)
+        return Turn(item, school, result, record.school, "999" in first if urgency == "immediate" else None)
+    check_in = any(b.get("payload") == f"/{contract.PASS_ON_INTENT}" for r in replies for b in r.get("buttons") or ())
     verdict = _verdict(servers, sender)
     label = verdict.get("label") if verdict.get("label") in ("question", "other") else "other"
     result = ScreenResult(label, "none", str(verdict.get("category") or "other"), 1.0,  # type: ignore[arg-type]
                           check_in=check_in, signpost=bool(verdict.get("signpost")))
     return Turn(item, school, result, None, None)
-
-
-def _message_key(store: ConcernStore, reference: str) -> str | None:
-    from sqlalchemy import select
-
-    from bot.safeguarding.records.schema import concerns
-
-    with store._engine.connect() as connection:  # the tool reads its own scratch store directly
-        return connection.execute(select(concerns.c.message_id).where(concerns.c.reference == reference)).scalar()
 
 
 def _verdict(servers: AssistantServers, sender: str) -> dict:
@@ -108,7 +101,7 @@ def _verdict(servers: AssistantServers, sender: str) -> dict:
 
 
 def _safeguarding_config(workdir: Path, schools: Sequence[str]) -> Path:
-    """Readers for every school (so the tool can list records) and no notifications (nothing is emailed)."""
+    """Settings naming every school, with no notification destinations (nothing is emailed)."""
     path = workdir / "safeguarding.yml"
     path.write_text("schools:\n" + "".join(f"  {s}:\n    dsl_readers: [{s}-dsl]\n" for s in schools),
                     encoding="utf-8")
