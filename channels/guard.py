@@ -23,7 +23,7 @@ from bot.core import contract
 from bot.core.roles import known_role
 from bot.safeguarding.checkin import signpost_line
 from bot.safeguarding.handoff import safe_signposting
-from bot.safeguarding.types import ScreenResult
+from bot.safeguarding.types import SCREEN_FAILED, ScreenResult
 
 logger = logging.getLogger(__name__)
 
@@ -100,14 +100,14 @@ def screen_verdict(text: str | None, role: str | None) -> ScreenResult | None:
         return default_screen().screen(text, role)
     except Exception as error:  # noqa: BLE001
         logger.error("safeguarding screen failed in the channel guard (%s)", type(error).__name__)
-        return ScreenResult("other", "none", "other", 0.0, ("screen_failed",), signpost=True)
+        return SCREEN_FAILED
 
 
 def might_be_a_disclosure(text: str | None, role: str | None = None) -> bool:
     """True when the message goes to the DSL or gets a check-in (or the screen failed): an over-long message like
     that goes through; anything else is refused kindly."""
     verdict = screen_verdict(text, role)
-    return verdict is not None and (verdict.hand_off or verdict.check_in or "screen_failed" in verdict.signals)
+    return verdict is not None and (verdict.hand_off or verdict.check_in or verdict == SCREEN_FAILED)
 
 
 def shorten_for_pipeline(text: str, metadata: dict[str, Any]) -> str | None:

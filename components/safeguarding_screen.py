@@ -36,7 +36,7 @@ from bot.core import contract
 from bot.core.roles import known_role
 from bot.safeguarding.routing import routed_intent
 from bot.safeguarding.screen import SafeguardingScreen, default_screen
-from bot.safeguarding.types import ScreenResult
+from bot.safeguarding.types import SCREEN_FAILED, ScreenResult
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +46,6 @@ VERDICT_PROPERTY = contract.VERDICT_KEY
 #: Messages longer than this are screened as their first and last halves of it: the cost stays bounded and a
 #: disclosure at the very end of a pasted essay is still seen.
 DEFAULT_MAX_CHARS = 20_000
-
-#: The verdict when the screen itself failed: nothing is known, so the turn carries the safety signposting.
-SCREEN_FAILED = ScreenResult("other", "none", "other", 0.0, ("screen_failed",), signpost=True)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)

@@ -13,8 +13,8 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.core import contract
 from bot.safeguarding.screen import SafeguardingScreen, default_screen
-from bot.safeguarding.types import ScreenResult
-from components.safeguarding_screen import SCREEN_FAILED, SafeguardingScreenComponent
+from bot.safeguarding.types import SCREEN_FAILED, ScreenResult
+from components.safeguarding_screen import SafeguardingScreenComponent
 
 DISCLOSURE_INTENT = contract.DISCLOSURE_INTENT
 VERDICT_PROPERTY = contract.VERDICT_KEY

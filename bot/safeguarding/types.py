@@ -95,3 +95,8 @@ class ScreenResult:
             raise ValueError(f"unknown urgency {self.urgency!r}; known: {', '.join(URGENCIES)}")
         if self.category not in CATEGORIES:
             raise ValueError(f"unknown category {self.category!r}; known: {', '.join(CATEGORIES)}")
+
+
+#: The verdict when the screen itself failed: nothing is known, so the person still gets the safety numbers (and an
+#: over-long message is let through rather than refused).
+SCREEN_FAILED = ScreenResult("other", "none", "other", 0.0, ("screen_failed",), signpost=True)
