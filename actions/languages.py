@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from bot.core import contract
-from bot.safeguarding.language import NON_LATIN, UNDETERMINED, LanguagePacks
+from bot.safeguarding.language import SUPPORTED, LanguagePacks, LanguageVerdict
 
 
 @lru_cache(maxsize=1)
@@ -16,10 +16,14 @@ def language_packs() -> LanguagePacks:
 
 
 def language_of(message: dict[str, Any]) -> str:
-    """The code of the templates to answer this message in: its language from the screen's verdict; English for
-    English, undetermined, and a language of another script typed in Latin letters (as
-    LanguageVerdict.reply_code: the writer may not read that script)."""
+    """The code of the templates to answer this message in: LanguageVerdict.reply_code for the language and script
+    in the screen's verdict (English for English, undetermined, and a language of another script typed in Latin
+    letters: the writer may not read that script)."""
     verdict = message.get(contract.VERDICT_KEY) if isinstance(message.get(contract.VERDICT_KEY), dict) else {}
     code = str(verdict.get("language") or "en")
-    romanised = code in NON_LATIN and "script:Latn" in (verdict.get("signals") or ())
-    return "en" if code in ("en", UNDETERMINED) or romanised else code
+    if code not in SUPPORTED:
+        return "en"
+    # The screen notes the message's script among its signals; without it nothing says the text was romanised.
+    script = next((str(s)[len("script:"):] for s in verdict.get("signals") or () if str(s).startswith("script:")),
+                  "Zyyy")
+    return LanguageVerdict(code, SUPPORTED[code], 1.0, script=script).reply_code
