@@ -11,7 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.answering import answer_and_record, ask_for_missing_context, asked_school
 from actions.inducting import carry_on_if_inducting
-from bot.conversation import followup_question
+from bot.qa.conversation import followup_question
 
 
 class ActionAnswerFollowup(Action):

@@ -11,7 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.answering import answer_and_record, ask_for_missing_context, asked_school, is_sensitive_question
 from actions.inducting import carry_on_if_inducting
-from bot.answer import MAX_QUESTION_CHARS
+from bot.qa.answer import MAX_QUESTION_CHARS
 
 
 class ActionAnswerPolicyQuestion(Action):

@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
-from bot.conversation import compare_schools
+from bot.qa.conversation import compare_schools
 
 
 class ActionCompareSchools(Action):

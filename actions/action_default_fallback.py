@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.answering import answer, asked_school, send_answer
-from bot.answer import MAX_QUESTION_CHARS
+from bot.qa.answer import MAX_QUESTION_CHARS
 from bot.safeguarding.checkin import signpost_line
 
 

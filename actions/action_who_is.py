@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 from actions import services
 from actions.answering import asked_school
 from actions.inducting import carry_on_if_inducting
-from bot.conversation import POSTS, who_is
+from bot.qa.conversation import POSTS, who_is
 
 
 class ActionWhoIs(Action):

@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
-from bot.answer import Answer
+from bot.qa.answer import Answer
 from bot.core import contract
 from bot.core.roles import canonical_role
 from bot.safeguarding.handoff import gentle_offer

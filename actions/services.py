@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from bot.answer import PolicyAssistant
-from bot.feedback import FeedbackStore
+from bot.qa.answer import PolicyAssistant
+from bot.qa.feedback import FeedbackStore
 from bot.induction.service import InductionService
-from bot.retrieval import Retriever
+from bot.qa.retrieval import Retriever
 from bot.safeguarding.desk import SafeguardingDesk
 from bot.safeguarding.notify import OutboxDelivery, OutboxWorker
 from bot.safeguarding.records import ConcernStore

@@ -24,11 +24,11 @@ from typing import Sequence, TextIO
 import numpy as np
 
 from bot import settings
-from bot.answer import Citation, PolicyAssistant
+from bot.qa.answer import Citation, PolicyAssistant
 from bot.embedder import Embedder, default_embedder
 from bot.evaluation import EvalItem, EvalReport, citation_hits, evaluate, load_items, span_found
-from bot.index import DenseIndex, IndexStore, LexicalIndex
-from bot.retrieval import RetrievalSettings, Retriever, query_tokens
+from bot.qa.index import DenseIndex, IndexStore, LexicalIndex
+from bot.qa.retrieval import RetrievalSettings, Retriever, query_tokens
 from bot.schools import SchoolDirectory
 from bot.text import lemmas
 

@@ -25,8 +25,8 @@ warnings.filterwarnings("ignore", message="pkg_resources is deprecated", categor
 
 
 def _assistant():
-    from bot.answer import PolicyAssistant
-    from bot.retrieval import Retriever
+    from bot.qa.answer import PolicyAssistant
+    from bot.qa.retrieval import Retriever
 
     return PolicyAssistant(Retriever())
 
@@ -120,7 +120,7 @@ def cmd_schools(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_build_index(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bot.embedder import default_embedder
-    from bot.index import IndexStore
+    from bot.qa.index import IndexStore
     from bot.schools import SchoolDirectory
 
     directory = SchoolDirectory.load()
@@ -298,7 +298,7 @@ def cmd_chat(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Questions the policy did not answer (abstained) or that people marked unhelpful: text only."""
-    from bot.feedback import FeedbackStore
+    from bot.qa.feedback import FeedbackStore
     from bot.schools import SchoolDirectory
 
     profile = SchoolDirectory.load().get(args.school)

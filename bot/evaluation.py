@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from bot.answer import Answer, Citation
+from bot.qa.answer import Answer, Citation
 from bot.text import collapse, words
 
 TABLE_WORD_SHARE = 0.85

@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Callable, Iterable
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
-from bot.answer import MAX_QUESTION_CHARS
+from bot.qa.answer import MAX_QUESTION_CHARS
 from bot.core import contract
 from bot.core.roles import known_role
 from bot.safeguarding.checkin import signpost_line

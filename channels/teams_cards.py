@@ -15,7 +15,7 @@ ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 HERO_CARD = "application/vnd.microsoft.card.hero"
 #: 1.4 renders on every Teams client (desktop, web, mobile); 1.5 features are not needed here.
 ADAPTIVE_CARD_VERSION = "1.4"
-#: How bot/answer.py's cite_line starts: "— {school name}, {policy title}{, section} ({date})".
+#: How bot/qa/answer.py's cite_line starts: "— {school name}, {policy title}{, section} ({date})".
 CITATION_PREFIX = "— "
 _SMALL_PREFIXES = ("See also", "Note:")
 MAX_BUTTONS = 6

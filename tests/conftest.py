@@ -12,10 +12,10 @@ import pytest
 # spaCy (imported by bot.text on first use) warns about pkg_resources at import; not ours to fix.
 warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
 
-from bot.answer import PolicyAssistant  # noqa: E402
+from bot.qa.answer import PolicyAssistant  # noqa: E402
 from bot.embedder import FakeEmbedder  # noqa: E402
-from bot.index import IndexStore  # noqa: E402
-from bot.retrieval import Retriever  # noqa: E402
+from bot.qa.index import IndexStore  # noqa: E402
+from bot.qa.retrieval import Retriever  # noqa: E402
 from bot.schools import SchoolDirectory  # noqa: E402
 
 #: A primary school's phones policy: markdown + numbered headings, a lead-in list, a tick-matrix table.

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from bot.answer import MAX_QUESTION_CHARS, PolicyAssistant, lead_sentence
-from bot.retrieval import Retriever
+from bot.qa.answer import MAX_QUESTION_CHARS, PolicyAssistant, lead_sentence
+from bot.qa.retrieval import Retriever
 from bot.text import clean
 from conftest import ALDER_POLICY, BIRCH_POLICY
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer import PolicyAssistant
-from bot.conversation import contact_for, followup_question, who_is
-from bot.feedback import FeedbackStore
+from bot.qa.answer import PolicyAssistant
+from bot.qa.conversation import contact_for, followup_question, who_is
+from bot.qa.feedback import FeedbackStore
 
 
 @pytest.mark.parametrize(("followup", "expected"), [

@@ -14,7 +14,7 @@ from bot import settings
 from bot.induction import flow
 from bot.induction.plans import MAX_STEPS, SchoolInduction, induction_dir, load_school_induction
 from bot.induction.roles import ROLES
-from bot.ingest import PolicyPassage, ingest
+from bot.qa.ingest import PolicyPassage, ingest
 from bot.schools import SchoolDirectory
 
 DATA = settings.PROJECT_ROOT / "data"

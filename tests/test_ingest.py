@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.ingest import PolicyPassage, ingest
+from bot.qa.ingest import PolicyPassage, ingest
 from bot.settings import PROJECT_ROOT
 from bot.text import clean, words
 from conftest import ALDER_POLICY, BIRCH_POLICY

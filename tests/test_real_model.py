@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from bot.answer import Answer, PolicyAssistant
+from bot.qa.answer import Answer, PolicyAssistant
 from bot.embedder import SentenceTransformerEmbedder
-from bot.index import IndexStore
-from bot.retrieval import Retriever
+from bot.qa.index import IndexStore
+from bot.qa.retrieval import Retriever
 from bot.schools import SchoolDirectory
 
 pytestmark = pytest.mark.real_model

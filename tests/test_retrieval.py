@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bot.embedder import FakeEmbedder
-from bot.index import IndexNotReady, IndexStore
-from bot.ingest import ingest
+from bot.qa.index import IndexNotReady, IndexStore
+from bot.qa.ingest import ingest
 from bot.core.roles import ROLES, canonical_role
-from bot.retrieval import Retriever
+from bot.qa.retrieval import Retriever
 from bot.schools import SchoolDirectory
 from conftest import ALDER_POLICY, BIRCH_POLICY, write_data_dir
 

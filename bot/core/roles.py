@@ -6,7 +6,7 @@ has its own, finer job roles (bot/induction/roles.py: teacher, support staff, ..
 
 from __future__ import annotations
 
-#: The roles passages are tagged with (bot/ingest.py) and answers are given for.
+#: The roles passages are tagged with (bot/qa/ingest.py) and answers are given for.
 PERSON_ROLES: tuple[str, ...] = ("pupil", "staff", "parent", "governor", "visitor")
 #: The person roles plus `any`, the role of someone who has not said.
 ROLES: tuple[str, ...] = (*PERSON_ROLES, "any")

@@ -26,7 +26,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.answer import MAX_QUESTION_CHARS
+from bot.qa.answer import MAX_QUESTION_CHARS
 from bot.schools import SchoolDirectory
 # One rule for both channels: an over-long or unanswered message is screened the same way as over REST.
 from channels.guard import guarded_turn

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.answer import PolicyAssistant
-from bot.retrieval import Retriever
+from bot.qa.answer import PolicyAssistant
+from bot.qa.retrieval import Retriever
 from bot.schools import SchoolDirectory
 from bot.servers import post_json
 

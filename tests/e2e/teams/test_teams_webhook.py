@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives import serialization
 
 from sqlalchemy import create_engine, text
 
-from bot.answer import PolicyAssistant
-from bot.retrieval import Retriever
+from bot.qa.answer import PolicyAssistant
+from bot.qa.retrieval import Retriever
 from bot.safeguarding.records import ConcernStore
 from bot.schools import SchoolDirectory
 from channels.teams_activity import Activity, message_id, sender_id

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.answer import PolicyAssistant
-from bot.retrieval import Retriever
+from bot.qa.answer import PolicyAssistant
+from bot.qa.retrieval import Retriever
 from bot.safeguarding.records import ConcernStore
 from bot.schools import SchoolDirectory
 from bot.servers import AssistantServers

@@ -19,7 +19,7 @@ import numpy as np
 
 from bot import settings
 from bot.embedder import Embedder
-from bot.ingest import INGEST_VERSION, PolicyPassage, ingest
+from bot.qa.ingest import INGEST_VERSION, PolicyPassage, ingest
 from bot.schools import SchoolProfile
 from bot.text import lemmas
 

@@ -15,8 +15,8 @@ import numpy as np
 
 from bot.core.roles import canonical_role
 from bot.embedder import Embedder, default_embedder
-from bot.index import IndexNotReady, IndexStore, SchoolIndex
-from bot.ingest import PolicyPassage
+from bot.qa.index import IndexNotReady, IndexStore, SchoolIndex
+from bot.qa.ingest import PolicyPassage
 from bot.schools import SchoolDirectory, SchoolProfile
 from bot.text import lemmas, normalise_query
 

@@ -12,7 +12,7 @@ from typing import Sequence
 from datetime import date
 
 from bot.core.roles import canonical_role
-from bot.retrieval import EXPANSIONS, Retriever, SearchHit, query_tokens, roles_served
+from bot.qa.retrieval import EXPANSIONS, Retriever, SearchHit, query_tokens, roles_served
 from bot.schools import SchoolProfile, format_partial_date
 from bot.text import clean, lemmas, normalise_query, sentence_spans
 

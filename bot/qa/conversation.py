@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.answer import Answer, PolicyAssistant, cite_line
-from bot.retrieval import SearchHit
+from bot.qa.answer import Answer, PolicyAssistant, cite_line
+from bot.qa.retrieval import SearchHit
 from bot.schools import Contact, SchoolProfile
 
 _LEADS = ("and what about", "and how about", "is it the same for", "what about for", "what about", "how about",
