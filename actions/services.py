@@ -26,7 +26,7 @@ def schools() -> SchoolDirectory:
 
 @lru_cache(maxsize=1)
 def assistant() -> PolicyAssistant:
-    return PolicyAssistant(Retriever(schools()))
+    return PolicyAssistant.learned(Retriever(schools()))
 
 
 @lru_cache(maxsize=1)

@@ -28,7 +28,7 @@ def _assistant():
     from bot.qa.answer import PolicyAssistant
     from bot.qa.retrieval import Retriever
 
-    return PolicyAssistant(Retriever())
+    return PolicyAssistant.learned(Retriever())
 
 
 def _print_answer(answer, as_json: bool, out: TextIO) -> None:
@@ -131,8 +131,18 @@ def cmd_build_index(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if not args.school:
             from bot.safeguarding.screen import training
 
+            from bot.qa import training as answer_training
+            from bot.qa.retrieval import Retriever
+
             state = training.model_state(embedder.name)
             states.append(("screen", "ok" if state == "ready" else state))
+            if not any(answer_training.default_corpus_dir().glob("*.jsonl")):
+                answer_state = "no corpus"
+            elif all(store.status(p, embedder) == "ok" for p in profiles):
+                answer_state = answer_training.model_state(Retriever(directory, store, embedder, auto_build=False))
+            else:
+                answer_state = "missing"  # it is trained over the indexes, after them
+            states.append(("answer model", "ok" if answer_state == "ready" else answer_state))
         for slug, state in states:
             out.write(f"{slug:14} {state}\n")
         # A data folder without a safeguarding corpus has no screen model to build: nothing is missing.
@@ -144,6 +154,12 @@ def cmd_build_index(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from bot.safeguarding.screen import training
 
         out.write(f"{'screen':14} {training.build(embedder, force=args.force)}\n")
+        # The answer model's features are this embedder's cosines over these indexes: built after them.
+        from bot.qa import training as answer_training
+        from bot.qa.retrieval import Retriever
+
+        built = answer_training.build(Retriever(directory, store, embedder), force=args.force)
+        out.write(f"{'answer model':14} {built}\n")
     return 0
 
 
@@ -182,6 +198,8 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.verbose:
         for miss in report.misses:
             out.write(f"  miss {miss['id']}: {miss['why']} (confidence {miss['confidence']})\n")
+    if not args.no_corpus:
+        _eval_answer_corpus(assistant, out)
     # The screen shares the retriever's embedder: the same model, loaded once.
     _eval_screen(screen_path, args.verbose, out, assistant.retriever.embedder)
     if not args.no_corpus:
@@ -194,6 +212,25 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         else:
             out.write(f"safeguarding screen corpus: skipped, no training corpus in {default_corpus_dir()}\n")
     return 0
+
+
+def _eval_answer_corpus(assistant, out: TextIO) -> None:
+    """The answer model's grouped cross-validation (by school and policy section) on the tuning questions."""
+    from bot.qa import training
+
+    if not any(training.default_corpus_dir().glob("*.jsonl")):
+        out.write(f"answer model corpus: skipped, no tuning questions in {training.default_corpus_dir()}\n")
+        return
+    crossval = training.train(assistant.retriever).crossval
+    figures = crossval.figures()
+    out.write(f"answer model, grouped {training.FOLDS}-fold CV by policy section on "
+              f"{training.default_corpus_dir()} ({figures['questions']:.0f} questions, "
+              f"{figures['answerable']:.0f} answerable; threshold {crossval.threshold:.2f}):\n")
+    for name in ("evidence_at_1", "evidence_at_3", "abstention_accuracy", "unanswerable_abstained",
+                 "answerable_answered", "rerank_at_1"):
+        out.write(f"  {name.replace('_', ' ')}: {figures[name]:.3f}\n")
+    out.write("  by kind (evidence@1, or abstention for the unanswerable kinds): "
+              + ", ".join(f"{kind} {share:.2f}" for kind, share in crossval.by_kind().items()) + "\n")
 
 
 def _eval_screen(path: Path, verbose: bool, out: TextIO, embedder: Embedder | None = None) -> None:

@@ -150,20 +150,22 @@ def test_build_index_check_fails_while_missing_and_passes_after_a_build(cli_env:
     """`build-index --check` exits 1 with 'missing' before a build and 0 with 'ok' after."""
     code, out, _ = run("build-index", "--check")
     assert code == 1
-    # The tiny data folder has no safeguarding corpus: no screen model to build, and nothing missing.
+    # The tiny data folder has no safeguarding corpus and no tuning questions: no screen or answer model to
+    # build, and nothing missing.
     assert [line.split() for line in out.splitlines()] == [["alder", "missing"], ["birch", "missing"],
-                                                           ["screen", "no", "corpus"]]
+                                                           ["screen", "no", "corpus"], ["answer", "model", "no", "corpus"]]
 
     code, out, _ = run("build-index", "--quiet")
     assert code == 0
     assert [line.split()[:2] for line in out.splitlines()] == [["alder", "built"], ["birch", "built"],
-                                                               ["screen", "no"]]
+                                                               ["screen", "no"], ["answer", "model"]]
+    assert out.splitlines()[-1].split() == ["answer", "model", "no", "corpus"]
     assert (cli_env / "index" / "alder" / "manifest.json").exists()
 
     code, out, _ = run("build-index", "--check")
     assert code == 0
     assert [line.split() for line in out.splitlines()] == [["alder", "ok"], ["birch", "ok"],
-                                                           ["screen", "no", "corpus"]]
+                                                           ["screen", "no", "corpus"], ["answer", "model", "no", "corpus"]]
 
 
 def test_build_index_for_one_school_leaves_the_other_missing() -> None:
@@ -174,7 +176,7 @@ def test_build_index_for_one_school_leaves_the_other_missing() -> None:
     code, out, _ = run("build-index", "--check")
     assert code == 1
     assert [line.split() for line in out.splitlines()] == [["alder", "ok"], ["birch", "missing"],
-                                                           ["screen", "no", "corpus"]]
+                                                           ["screen", "no", "corpus"], ["answer", "model", "no", "corpus"]]
 
 
 def test_build_index_check_reports_a_school_whose_policy_file_is_gone(data_dir: Path) -> None:

@@ -1,31 +1,43 @@
 """Extractive answers: lead with the most direct sentence from the school's own policy, then cite it.
 
-No text is generated beyond fixed templates and quotes. When the evidence is too weak the assistant abstains,
-says the policy does not cover it, and names who at that school to ask.
+No text is generated beyond fixed templates and quotes. Whether the policy answers at all is decided by the learned
+answer model (answerability.py, trained by `make index`); when it does not, the assistant says so, names who at
+that school to ask, and, when the policy has a rule on the topic for another group only, quotes that rule under
+`related` rather than passing it off as the asker's. "Who is the ...?" questions are answered from the school's
+profile (people.py). The hand-set AbstentionRule remains only for an assistant built without a model (unit tests
+on tiny literal policies, where there is nothing to train on).
 """
 
 from __future__ import annotations
 
-import re
+import logging
+from functools import cache
 from dataclasses import dataclass, field
-from typing import Sequence
 from datetime import date
+from typing import Sequence
 
 from bot.core.roles import canonical_role
+from bot.qa.answerability import AnswerModel, CandidateFeaturizer
+from bot.qa.compose import audience_words, cite_line, lead_sentence, review_note
+from bot.qa.people import asked_post, who_is
 from bot.qa.retrieval import EXPANSIONS, Retriever, SearchHit, query_tokens, roles_served
-from bot.schools import SchoolProfile, format_partial_date
-from bot.text import clean, lemmas, normalise_query, sentence_spans
+from bot.schools import SchoolProfile
+from bot.text import lemmas
+
+log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 
-_YES_NO = re.compile(r"^(can|could|may|am|is|are|do|does|did|should|must|will|would|have|has|shall)\b", re.I)
-_RULE_WORDS = frozenset(lemmas("must should not never allowed permitted only will required expected may", True))
-# Words every policy uses, so their presence says nothing about whether *this* question is covered.
-_GENERIC = frozenset(lemmas(
-    "school schools policy policies allowed allow rule rules use using pupil pupils student students child "
-    "children kid staff parent parents teacher people person happen happens thing online safety safe able "
-    "ok okay alright need needs go going get make day time year way sure anyone everyone someone best well good "
-    "bad lot much many thing things kind kinds type types", True))
+
+@cache
+def _generic() -> frozenset[str]:
+    """Words every policy uses, so their presence says nothing about whether *this* question is covered
+    (lemmatised on first use: lemmas load spaCy, never at import)."""
+    return frozenset(lemmas(
+        "school schools policy policies allowed allow rule rules use using pupil pupils student students child "
+        "children kid staff parent parents teacher people person happen happens thing online safety safe able "
+        "ok okay alright need needs go going get make day time year way sure anyone everyone someone best well good "
+        "bad lot much many thing things kind kinds type types", True))
 
 
 @dataclass(frozen=True)
@@ -57,12 +69,17 @@ class Answer:
     abstained: bool
     citations: tuple[Citation, ...] = ()
     confidence: float = 0.0
+    #: Passages on the topic that do not answer the asker's question (a rule for another group): shown as
+    #: such, never as citations.
+    related: tuple[Citation, ...] = ()
 
     def to_dict(self, item_id: str | None = None, include_id: bool = False) -> dict:
         """The JSON shape of `policybot ask --json`; batch lines always carry their input's id (maybe null)."""
         out: dict = {"id": item_id} if include_id or item_id is not None else {}
         out.update({"school": self.school, "answer": self.text, "abstained": self.abstained,
                     "citations": [c.to_dict() for c in self.citations]})
+        if self.related:
+            out["related"] = [c.to_dict() for c in self.related]
         return out
 
 
@@ -85,11 +102,28 @@ class AbstentionRule:
 
 @dataclass
 class PolicyAssistant:
-    """The answering service: retrieval + abstention + answer templates."""
+    """The answering service: retrieval, the answer model's judgement, answer templates."""
 
     retriever: Retriever
     rule: AbstentionRule = field(default_factory=AbstentionRule)
     today: date | None = None
+    model: AnswerModel | None = None
+    _featurizer: CandidateFeaturizer | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def learned(cls, retriever: Retriever | None = None, today: date | None = None) -> PolicyAssistant:
+        """The assistant with the answer model trained for the retriever's embedder (an exact error naming the
+        folder and `make index` when it is missing or stale)."""
+        from bot.qa import training
+
+        retriever = retriever or Retriever()
+        state = training.model_state(retriever)
+        if state == "stale":
+            raise training.AnswerModelNotReady(
+                f"the answer model in {training.model_dir(retriever.embedder.name)} was trained on other "
+                f"questions, policies or code; run `make index` to rebuild it")
+        model = AnswerModel.load(training.model_dir(retriever.embedder.name)) if state != "no corpus" else None
+        return cls(retriever, today=today, model=model)
 
     def validate(self, school: str, question: str) -> SchoolProfile:
         """Raise ValueError with a clear message for an unknown school or an empty / over-long question."""
@@ -104,6 +138,13 @@ class PolicyAssistant:
     def answer(self, school: str, question: str, role: str | None = "any", k: int = 3) -> Answer:
         profile = self.validate(school, question)
         role = canonical_role(role)
+        post = asked_post(question)
+        if post:
+            found = who_is(self.retriever, school, post)
+            cited = (Citation.from_hit(found.citation),) if found.citation else ()
+            return Answer(school, question, role, found.text, not found.named, cited, 1.0 if found.named else 0.0)
+        if self.model is not None:
+            return self._judged_answer(profile, question, role, k)
         hits = self.retriever.retrieve(school, question, role, k=max(k, 3))
         names = self.retriever.people_asked_about(school, question)
         confidence, covered = self.coverage(school, question, hits, names)
@@ -120,7 +161,7 @@ class PolicyAssistant:
             return 0.0, True
         best = max(h.dense for h in hits)
         vocabulary = self.retriever.index_for(school).lexical.vocabulary
-        distinctive = [t for t in query_tokens(question)[0] if t not in _GENERIC]
+        distinctive = [t for t in query_tokens(question)[0] if t not in _generic()]
         unseen = [t for t in distinctive if t not in vocabulary
                   and not any(s in vocabulary for s in _expansion_lemmas(t))]
         mostly_unseen = bool(distinctive) and len(unseen) / len(distinctive) >= self.rule.unseen_fraction
@@ -134,6 +175,28 @@ class PolicyAssistant:
             return best, True  # "who is the DSL?" and the top passage names the person the profile holds
         return best, self.rule.covers(best, mostly_unseen)
 
+    def _judged_answer(self, profile: SchoolProfile, question: str, role: str, k: int) -> Answer:
+        assert self.model is not None
+        if self._featurizer is None:
+            self._featurizer = CandidateFeaturizer(self.retriever)
+        judged = self.model.judge(self._featurizer.candidates(profile.slug, question, role))
+        hits = list(judged.hits)
+        if judged.answers:
+            citations = tuple(Citation.from_hit(h) for h in hits[:k])
+            return Answer(profile.slug, question, role, self._answer_text(profile, question, role, hits, ()),
+                          False, citations, judged.answerable)
+        top = hits[0] if hits else None
+        if top is not None and role != "any" and top.passage.audience and not _serves(role, top.passage.audience):
+            # The policy has a rule on this for another group only: say there is none for the asker, and show
+            # the other group's rule as what it is.
+            text = (f"{profile.short_name}'s {profile.policy_title} has no rule on this for "
+                    f"{audience_words(frozenset({role}))}. The rule for {audience_words(top.passage.audience)} "
+                    f"says: {lead_sentence(question, top.text)}\n{cite_line(profile, top)}\n"
+                    f"Please ask {profile.who_to_ask().describe()} what applies to you.")
+            return Answer(profile.slug, question, role, text, True, (), judged.answerable,
+                          (Citation.from_hit(top),))
+        return Answer(profile.slug, question, role, self._abstain_text(profile), True, (), judged.answerable)
+
     # ------------------------------------------------------------------------------------------ templates
 
     def _answer_text(self, profile: SchoolProfile, question: str, role: str, hits: list[SearchHit],
@@ -141,7 +204,7 @@ class PolicyAssistant:
         top = hits[0]
         lines = [lead_sentence(question, top.text, names), cite_line(profile, top)]
         if not _serves(role, top.passage.audience):
-            lines.append(f"(This part of the policy is written for {_audience_words(top.passage.audience)}.)")
+            lines.append(f"(This part of the policy is written for {audience_words(top.passage.audience)}.)")
         second = hits[1] if len(hits) > 1 else None
         if (second and second.score >= 0.85 * top.score and second.section != top.section
                 and _serves(role, second.passage.audience)):
@@ -157,65 +220,14 @@ class PolicyAssistant:
                 f"Please ask {who}.")
 
 
-_AUDIENCE_NAMES = {"pupil": "pupils", "staff": "staff", "parent": "parents and carers", "governor": "governors",
-                   "visitor": "visitors"}
-
-
 def _serves(role: str, audience: frozenset[str]) -> bool:
     """Whether a passage written for `audience` (empty = everyone) answers someone asking as `role`."""
     return role == "any" or not audience or bool(roles_served(role) & audience)
-
-
-def _audience_words(audience: frozenset[str]) -> str:
-    names = [_AUDIENCE_NAMES[a] for a in sorted(audience)]
-    return " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _expansion_lemmas(token: str) -> list[str]:
     return [t for synonym in EXPANSIONS.get(token, ()) for t in lemmas(synonym)]
 
 
-def cite_line(profile: SchoolProfile, hit: SearchHit) -> str:
-    section = f", section {hit.section}" if hit.passage.section else ""
-    return f"— {profile.name}, {profile.policy_title}{section} ({profile.policy_date_text})"
-
-
-def review_note(profile: SchoolProfile, today: date | None = None) -> str:
-    if not profile.review_overdue(today):
-        return ""
-    return (f"Note: this policy was due for review by {format_partial_date(profile.next_review)}, so it may have changed since; "
-            f"{profile.who_to_ask().describe()} can confirm.")
-
-
-def lead_sentence(question: str, passage_text: str, names: Sequence[str] = ()) -> str:
-    """The passage sentence that answers most directly; for yes/no questions, prefer the rule itself, and for
-    "who is ...?" questions the sentence that names the person (`names`)."""
-    # A list passage is a lead-in line plus "- item" lines: each item is a candidate on its own.
-    candidates: list[str] = []
-    line_started = False
-    for line in passage_text.split("\n"):
-        line = line.strip().removeprefix("- ").strip()
-        for start, end in sentence_spans(line) if line else ():
-            piece = line[start:end]
-            if candidates and line_started and piece[:1].islower():
-                candidates[-1] += " " + piece  # "cameras, etc. in lessons" is one sentence, not two
-            else:
-                candidates.append(piece)
-            line_started = True
-        line_started = False
-    if len(candidates) <= 1:
-        return clean(passage_text.replace("\n- ", " "))
-    base, extra = query_tokens(question)
-    wanted = set(base) | set(extra)
-    yes_no = bool(_YES_NO.match(normalise_query(question)))
-    best, best_score = candidates[0], -1.0
-    for sentence in candidates:
-        tokens = lemmas(sentence, keep_stopwords=True)
-        score = sum(1.0 if t in base else 0.5 for t in set(tokens) if t in wanted)
-        if yes_no and _RULE_WORDS & set(tokens):
-            score += 0.75
-        if any(name.lower() in sentence.lower() for name in names):
-            score += 10
-        if score > best_score:
-            best, best_score = sentence, score
-    return clean(best)
+__all__ = ["AbstentionRule", "Answer", "Citation", "MAX_QUESTION_CHARS", "PolicyAssistant", "cite_line",
+           "lead_sentence", "review_note"]

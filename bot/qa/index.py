@@ -1,6 +1,7 @@
 """Per-school indexes: FAISS over passage embeddings plus BM25 over lemmas, saved with a manifest.
 
-One folder per school under artifacts/index/<slug>/ holds passages.jsonl, dense.faiss, bm25/ and manifest.json.
+One folder per school under artifacts/index/<slug>/ holds passages.jsonl, dense.faiss, sentences.npz (each
+sentence's embedding and passage, for the answer model's sentence-level match) and manifest.json.
 The manifest records the embedding model, the policy file hash and the ingestion version, so `build-index`
 rebuilds only what changed and a stale index is never used silently.
 """
@@ -21,7 +22,12 @@ from bot import settings
 from bot.embedder import Embedder
 from bot.qa.ingest import INGEST_VERSION, PolicyPassage, ingest
 from bot.schools import SchoolProfile
-from bot.text import lemmas
+from bot.text import lemmas, sentence_spans
+
+#: Bump when what an index folder holds changes, so older folders are rebuilt rather than misread.
+INDEX_VERSION = 2
+#: Shorter pieces ("See below.") match everything a little and say nothing.
+MIN_SENTENCE_WORDS = 3
 
 
 class IndexNotReady(ValueError):
@@ -92,6 +98,53 @@ class LexicalIndex:
         return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
 
 
+def passage_sentences(passage: PolicyPassage) -> list[str]:
+    """The sentences of a passage's quoted text (each list item on its own), of at least MIN_SENTENCE_WORDS words."""
+    out: list[str] = []
+    for line in passage.text.split("\n"):
+        line = line.strip().removeprefix("- ").strip()
+        for start, end in sentence_spans(line) if line else ():
+            if len(line[start:end].split()) >= MIN_SENTENCE_WORDS:
+                out.append(line[start:end])
+    return out
+
+
+@dataclass(frozen=True)
+class SentenceIndex:
+    """Unit embeddings of every passage's sentences and the passage each belongs to: a long passage's one
+    answering sentence is diluted in the passage's embedding, not in its own."""
+
+    vectors: np.ndarray
+    owner: np.ndarray
+
+    @classmethod
+    def build(cls, passages: Sequence[PolicyPassage], embedder: Embedder) -> "SentenceIndex":
+        texts: list[str] = []
+        owner: list[int] = []
+        for number, passage in enumerate(passages):
+            for sentence in passage_sentences(passage):
+                texts.append(sentence)
+                owner.append(number)
+        vectors = (np.vstack([embedder.embed(texts[i:i + 64]) for i in range(0, len(texts), 64)])
+                   if texts else np.zeros((0, 1), dtype=np.float32))
+        return cls(np.asarray(vectors, dtype=np.float32), np.asarray(owner, dtype=np.int32))
+
+    def best_per_passage(self, query_vector: np.ndarray, passages: int) -> np.ndarray:
+        """For each passage, the cosine of its best-matching sentence (its own score when it has none: -1)."""
+        best = np.full(passages, -1.0, dtype=np.float32)
+        if len(self.owner):
+            np.maximum.at(best, self.owner, self.vectors @ np.asarray(query_vector, dtype=np.float32))
+        return best
+
+    def save(self, path: Path) -> None:
+        np.savez(path, vectors=self.vectors, owner=self.owner)
+
+    @classmethod
+    def load(cls, path: Path) -> "SentenceIndex":
+        with np.load(path, allow_pickle=False) as stored:
+            return cls(stored["vectors"], stored["owner"])
+
+
 @dataclass
 class SchoolIndex:
     """Everything retrieval needs for one school."""
@@ -101,6 +154,7 @@ class SchoolIndex:
     dense: DenseIndex
     lexical: LexicalIndex
     manifest: dict
+    sentences: SentenceIndex | None = None
 
 
 def file_sha256(path: Path) -> str:
@@ -121,6 +175,7 @@ class IndexStore:
         if not path.exists():
             raise IndexNotReady(f"policy file for school '{profile.slug}' not found: {path}")
         return {"school": profile.slug, "model": embedder.name, "ingest_version": INGEST_VERSION,
+                "index_version": INDEX_VERSION,
                 "policy_file": profile.policy_file, "policy_sha256": file_sha256(path)}
 
     def status(self, profile: SchoolProfile, embedder: Embedder) -> str:
@@ -149,6 +204,7 @@ class IndexStore:
         vectors = np.vstack(vectors_parts) if vectors_parts else np.zeros((0, 1), dtype=np.float32)
         dense = DenseIndex(vectors)
         lexical = LexicalIndex.from_passages(passages)
+        sentences = SentenceIndex.build(passages, embedder)
         manifest = {**self.expected_manifest(profile, embedder), "passages": len(passages),
                     "dim": int(vectors.shape[1]), "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         tmp = self._dir(profile.slug).with_name(f".{profile.slug}.tmp")
@@ -158,11 +214,12 @@ class IndexStore:
             for passage in passages:
                 out.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
         dense.save(tmp / "dense.faiss")
+        sentences.save(tmp / "sentences.npz")
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
         final = self._dir(profile.slug)
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
-        return SchoolIndex(profile.slug, passages, dense, lexical, manifest)
+        return SchoolIndex(profile.slug, passages, dense, lexical, manifest, sentences)
 
     def load(self, profile: SchoolProfile, embedder: Embedder) -> SchoolIndex:
         """Load a saved index; raises IndexNotReady naming the school if it is missing or stale."""
@@ -174,7 +231,8 @@ class IndexStore:
             passages = [PolicyPassage.from_dict(json.loads(line)) for line in lines]
         dense = DenseIndex.load(folder / "dense.faiss")
         manifest = json.loads((folder / "manifest.json").read_text())
-        return SchoolIndex(profile.slug, passages, dense, LexicalIndex.from_passages(passages), manifest)
+        return SchoolIndex(profile.slug, passages, dense, LexicalIndex.from_passages(passages), manifest,
+                           SentenceIndex.load(folder / "sentences.npz"))
 
     def build_all(self, profiles: Iterable[SchoolProfile], embedder: Embedder, force: bool = False,
                   progress: bool = True) -> list[tuple[str, str]]:

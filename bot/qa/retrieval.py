@@ -187,8 +187,10 @@ class Retriever:
             log.warning("%s; rebuilding it now", problem)
             return self.store.build(profile, self.embedder)
 
-    def retrieve(self, school: str, question: str, role: str | None = "any", k: int = 5) -> list[SearchHit]:
-        """Best `k` passages of `school`'s policy for `question`, asked as `role`; best first."""
+    def retrieve(self, school: str, question: str, role: str | None = "any", k: int = 5,
+                 query_vector: np.ndarray | None = None) -> list[SearchHit]:
+        """Best `k` passages of `school`'s policy for `question`, asked as `role`; best first. A caller that has
+        already embedded the question passes `query_vector`."""
         role = canonical_role(role)
         index = self.index_for(school)
         n = len(index.passages)
@@ -196,7 +198,7 @@ class Retriever:
             return []
         cfg = self.settings
         # Dense similarity is computed in every mode: even BM25-only ranking reports it for the abstention rule.
-        dense = index.dense.scores(self.embedder.embed([question])[0])
+        dense = index.dense.scores(self.embedder.embed([question])[0] if query_vector is None else query_vector)
         base, extra = query_tokens(question)
         if cfg.role_words and role != "any":
             # Asking as a pupil is like saying "pupils" in the question: lexical evidence for pupils' rules.

@@ -1,0 +1,322 @@
+"""Which passage answers a question, and whether the policy answers it at all: a learned reranker and a learned
+answer-or-abstain head over the hybrid retriever's candidates.
+
+The retriever proposes candidates (its fused top ones, plus the best by dense, by BM25 and by best single
+sentence). Each candidate gets a row of features: how close it is in meaning (passage and best sentence), how many
+of the question's distinctive words it holds (weighted by how rare they are in this school's policy; in the text,
+the headings, the synonyms), whom it is written for against who asks, what kind of passage it is, and what the
+question asks for (who / when / can I ...) against what the passage holds (a name, a time). The reranker scores
+each row; the answer head reads the best rows and the question's own signals (how many of its words the policy
+never uses) and says how likely it is that the policy answers. Both are logistic regressions trained on the
+project's own tuning questions (training.py), with the threshold chosen by grouped cross-validation by policy
+section. Saved as JSON plus a numpy archive, never pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from bot.core.roles import canonical_role
+from bot.qa.index import SchoolIndex, passage_sentences
+from bot.qa.retrieval import Retriever, SearchHit, query_tokens, roles_served
+from bot.text import lemmas, normalise_query
+
+#: Bump when features or the file layout change, so a saved model is rebuilt rather than misread.
+MODEL_VERSION = 1
+ARRAYS_FILE = "answer_model.npz"
+META_FILE = "answer_model.json"
+#: Candidates: the fused top ones, plus this many more each by dense, BM25 and best sentence.
+FUSED_CANDIDATES = 12
+EXTRA_CANDIDATES = 6
+
+_WH = ("who", "what", "when", "where", "why", "how", "which")
+QUESTION_TYPES: tuple[str, ...] = (*_WH, "yes_no", "statement")
+_YES_NO = re.compile(r"^(can|could|may|am|is|are|do|does|did|should|must|will|would|have|has|shall)\b")
+_ASKS_PERSON = re.compile(r"\b(who|whos|whom|name|names|contact)\b")
+_TIME = re.compile(r"\b(day|days|daily|week|weeks|weekly|month|months|monthly|year|years|yearly|annual|annually|"
+                   r"term|terms|termly|hour|hours|minute|minutes|regularly|immediately|\d+)\b", re.I)
+_PERSON_NAME = re.compile(r"\b[A-Z][a-z]+ [A-Z][a-z]+\b")
+
+CANDIDATE_FEATURES: tuple[str, ...] = (
+    "dense", "dense_gap", "lexical_share", "lexical_log", "fused_gap", "fused_rank_log", "dense_rank_log",
+    "lexical_rank_log", "cover_search", "cover_text", "cover_heading", "cover_synonyms",
+    "audience_everyone", "audience_serves", "audience_other", "role_unknown", "kind_table", "kind_bullet",
+    "length_log", "has_time", "has_name", "content_words", "unseen_share", "unseen_weighted",
+    *(f"asks_{t}" for t in QUESTION_TYPES), "who_and_name", "when_and_time", "sentence_best", "sentence_gap",
+    "sentence_cover", "names_asked_person", "asks_person")
+_AT = {name: i for i, name in enumerate(CANDIDATE_FEATURES)}
+#: The best candidate's features the answer head reads (besides the scores).
+_TOP_FEATURES: tuple[str, ...] = (
+    "cover_search", "cover_text", "cover_heading", "cover_synonyms", "audience_everyone", "audience_serves",
+    "audience_other", "role_unknown", "kind_table", "content_words", "unseen_share", "unseen_weighted",
+    *(f"asks_{t}" for t in QUESTION_TYPES), "who_and_name", "when_and_time", "sentence_best", "sentence_cover",
+    "names_asked_person", "asks_person")
+QUESTION_FEATURES: tuple[str, ...] = ("best", "second", "margin", "max_dense", "max_lexical_log",
+                                      "max_sentence", *(f"top_{n}" for n in _TOP_FEATURES))
+
+
+def question_type(question: str) -> str:
+    """who / what / ... from the first four words, else yes_no ("can I ...") or statement."""
+    words = normalise_query(question).split()
+    asked = next((w for w in words[:4] if w in _WH), None)
+    if asked:
+        return asked
+    return "yes_no" if _YES_NO.match(" ".join(words)) else "statement"
+
+
+# ------------------------------------------------------------------------------------------------ a school's words
+
+
+@dataclass(frozen=True)
+class SchoolWords:
+    """Lemma sets of one school's passages (searched text, quoted text, headings) and sentences, with the policy's
+    inverse document frequencies and the names its profile holds."""
+
+    search: tuple[frozenset[str], ...]
+    text: tuple[frozenset[str], ...]
+    heading: tuple[frozenset[str], ...]
+    sentences: tuple[tuple[frozenset[str], ...], ...]
+    idf: Mapping[str, float]
+    unseen_idf: float
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, index: SchoolIndex, names: Sequence[str]) -> SchoolWords:
+        search = tuple(frozenset(lemmas(p.search_text())) for p in index.passages)
+        counts: dict[str, int] = {}
+        for words in search:
+            for word in words:
+                counts[word] = counts.get(word, 0) + 1
+        n = len(search)
+        return cls(search, tuple(frozenset(lemmas(p.text)) for p in index.passages),
+                   tuple(frozenset(lemmas(" ".join(p.section))) for p in index.passages),
+                   tuple(tuple(frozenset(lemmas(s)) for s in passage_sentences(p)) for p in index.passages),
+                   {w: math.log((n + 1) / (c + 0.5)) for w, c in counts.items()}, math.log(n + 1),
+                   tuple(name for name in names if name))
+
+
+def _profile_names(retriever: Retriever, school: str) -> list[str]:
+    profile = retriever.schools.get(school)
+    names = [profile.headteacher, *profile.dsl, *profile.deputy_dsl, profile.data_protection_officer]
+    for post in ("online_safety_lead", "governor", "technical_lead"):
+        contact = getattr(profile, post, None)
+        names.append(getattr(contact, "name", None))
+    return [n for n in names if isinstance(n, str) and n.strip()]
+
+
+# ------------------------------------------------------------------------------------------------ candidates
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The passages proposed for one question and a feature row for each (CANDIDATE_FEATURES order)."""
+
+    hits: tuple[SearchHit, ...]
+    features: np.ndarray = field(repr=False)
+
+
+class CandidateFeaturizer:
+    """Proposes candidates for a question and describes each one; a school's word statistics are built once."""
+
+    def __init__(self, retriever: Retriever) -> None:
+        self.retriever = retriever
+        self._words: dict[str, SchoolWords] = {}
+        self._lock = threading.Lock()
+
+    def words_for(self, school: str) -> SchoolWords:
+        with self._lock:
+            if school not in self._words:
+                self._words[school] = SchoolWords.of(self.retriever.index_for(school),
+                                                     _profile_names(self.retriever, school))
+            return self._words[school]
+
+    def candidates(self, school: str, question: str, role: str | None = "any") -> Candidates:
+        role = canonical_role(role)
+        index = self.retriever.index_for(school)
+        if not index.passages or not question.strip():
+            return Candidates((), np.zeros((0, len(CANDIDATE_FEATURES))))
+        words = self.words_for(school)
+        vector = self.retriever.embedder.embed([question])[0]
+        hits = self.retriever.retrieve(school, question, role, k=len(index.passages), query_vector=vector)
+        position = {hit.passage.id: i for i, hit in enumerate(hits)}
+        number = {p.id: i for i, p in enumerate(index.passages)}
+        dense = np.array([h.dense for h in hits])
+        lexical = np.array([h.lexical for h in hits])
+        fused = np.array([h.score for h in hits])
+        dense_rank = np.argsort(np.argsort(-dense, kind="stable"), kind="stable")
+        lexical_rank = np.argsort(np.argsort(-lexical, kind="stable"), kind="stable")
+        sentence_best = (index.sentences.best_per_passage(vector, len(index.passages)) if index.sentences
+                         else np.full(len(index.passages), -1.0))
+        by_sentence = {position[index.passages[i].id]
+                       for i in np.argsort(-sentence_best, kind="stable")[:EXTRA_CANDIDATES]}
+        chosen = sorted(set(range(min(FUSED_CANDIDATES, len(hits)))) | by_sentence
+                        | {int(i) for i in np.where(dense_rank < EXTRA_CANDIDATES)[0]}
+                        | {int(i) for i in np.where(lexical_rank < EXTRA_CANDIDATES)[0]})
+
+        base, extra = query_tokens(question)
+        content = list(dict.fromkeys(base))
+        weights = np.array([words.idf.get(t, words.unseen_idf) for t in content])
+        total = float(weights.sum()) or 1.0
+        unseen = [t not in words.idf for t in content]
+        unseen_share = sum(unseen) / len(content) if content else 0.0
+        unseen_weighted = float(weights[np.array(unseen, dtype=bool)].sum()) / total if content else 0.0
+        synonyms = set(extra)
+        asked = question_type(question)
+        asks_person = float(bool(_ASKS_PERSON.search(normalise_query(question))))
+        served = roles_served(role) if role != "any" else set()
+        top_dense, top_lexical, top_fused = float(dense.max()), float(lexical.max()) or 1.0, float(fused.max())
+        top_sentence = float(sentence_best.max())
+
+        def cover(held: frozenset[str]) -> float:
+            return float(sum(w for t, w in zip(content, weights) if t in held)) / total if content else 0.0
+
+        rows = []
+        for rank in chosen:
+            hit = hits[rank]
+            i = number[hit.passage.id]
+            audience = hit.passage.audience
+            best_sentence = float(sentence_best[i]) if sentence_best[i] > -1 else hit.dense
+            has_time = float(bool(_TIME.search(hit.text)))
+            has_name = float(bool(_PERSON_NAME.search(hit.text)))
+            types = [float(asked == t) for t in QUESTION_TYPES]
+            rows.append([
+                hit.dense, hit.dense - top_dense, hit.lexical / top_lexical, math.log1p(hit.lexical),
+                hit.score - top_fused, math.log1p(rank), math.log1p(dense_rank[rank]),
+                math.log1p(lexical_rank[rank]), cover(words.search[i]), cover(words.text[i]),
+                cover(words.heading[i]), len(synonyms & words.search[i]) / len(synonyms) if synonyms else 0.0,
+                float(not audience), float(bool(audience & served)),
+                float(bool(audience) and bool(served) and not audience & served), float(role == "any"),
+                float(hit.passage.kind == "table_row"), float(hit.passage.kind == "bullet"),
+                math.log1p(len(hit.text.split())), has_time, has_name, len(content) / 10, unseen_share,
+                unseen_weighted, *types, types[0] * has_name, types[2] * has_time, best_sentence,
+                best_sentence - top_sentence, max((cover(s) for s in words.sentences[i]), default=0.0),
+                asks_person * float(any(n.lower() in hit.text.lower() for n in words.names)), asks_person])
+        return Candidates(tuple(hits[r] for r in chosen), np.asarray(rows, dtype=np.float64))
+
+
+def question_features(candidates: Candidates, rerank: np.ndarray) -> np.ndarray:
+    """The answer head's row: the reranker's best scores and the best candidate's features (QUESTION_FEATURES)."""
+    if not len(rerank):
+        return np.zeros(len(QUESTION_FEATURES))
+    order = np.argsort(-rerank, kind="stable")
+    rows = candidates.features
+    best = float(rerank[order[0]])
+    second = float(rerank[order[1]]) if len(order) > 1 else 0.0
+    top = rows[order[0]]
+    return np.array([best, second, best - second, rows[:, _AT["dense"]].max(), rows[:, _AT["lexical_log"]].max(),
+                     rows[:, _AT["sentence_best"]].max(), *(top[_AT[n]] for n in _TOP_FEATURES)])
+
+
+# ------------------------------------------------------------------------------------------------ the model
+
+
+@dataclass(frozen=True)
+class LogisticHead:
+    """Standardised features into one logistic regression: P(positive)."""
+
+    mean: np.ndarray = field(repr=False)
+    scale: np.ndarray = field(repr=False)
+    coef: np.ndarray = field(repr=False)
+    intercept: float
+
+    @classmethod
+    def fit(cls, features: np.ndarray, targets: Sequence[bool], c: float = 1.0) -> LogisticHead:
+        from sklearn.linear_model import LogisticRegression
+
+        y = np.asarray(targets, dtype=bool)
+        if len(set(y.tolist())) < 2:
+            raise ValueError("an answer-model head needs examples of both outcomes to learn from")
+        mean = features.mean(axis=0)
+        scale = features.std(axis=0)
+        scale[scale == 0] = 1.0
+        model = LogisticRegression(C=c, max_iter=5000).fit((features - mean) / scale, y)
+        return cls(mean, scale, model.coef_[0].astype(np.float64), float(model.intercept_[0]))
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        if not len(features):
+            return np.zeros(0)
+        z = ((features - self.mean) / self.scale) @ self.coef + self.intercept
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The candidates best first, each with its reranker probability, and the chance the policy answers."""
+
+    hits: tuple[SearchHit, ...]
+    relevance: tuple[float, ...]
+    answerable: float
+    threshold: float
+
+    @property
+    def answers(self) -> bool:
+        return bool(self.hits) and self.answerable >= self.threshold
+
+
+class AnswerModel:
+    """The reranker, the answer head and the threshold chosen by grouped cross-validation; `meta` says what it
+    was trained on."""
+
+    def __init__(self, rerank: LogisticHead, answer: LogisticHead, threshold: float,
+                 meta: Mapping[str, Any] | None = None) -> None:
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"the answer threshold must be between 0 and 1, got {threshold!r}")
+        self.rerank, self.answer, self.threshold = rerank, answer, threshold
+        self.meta: dict[str, Any] = dict(meta or {})
+
+    def judge(self, candidates: Candidates) -> Judgement:
+        relevance = self.rerank.probabilities(candidates.features)
+        answerable = float(self.answer.probabilities(question_features(candidates, relevance)[None, :])[0]) \
+            if len(relevance) else 0.0
+        order = np.argsort(-relevance, kind="stable")
+        return Judgement(tuple(candidates.hits[i] for i in order), tuple(float(relevance[i]) for i in order),
+                         answerable, self.threshold)
+
+    def save(self, directory: Path | str) -> None:
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays = {f"{name}_{part}": getattr(head, part) for name, head in (("rerank", self.rerank),
+                                                                          ("answer", self.answer))
+                  for part in ("mean", "scale", "coef")}
+        np.savez_compressed(folder / ARRAYS_FILE, **arrays)
+        (folder / META_FILE).write_text(json.dumps({
+            "version": MODEL_VERSION, "threshold": self.threshold, "candidate_features": list(CANDIDATE_FEATURES),
+            "question_features": list(QUESTION_FEATURES), "rerank_intercept": self.rerank.intercept,
+            "answer_intercept": self.answer.intercept, "meta": self.meta}, indent=1), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path | str) -> AnswerModel:
+        """Read a saved model; a missing, partial or older one is an exact error naming the folder."""
+        folder = Path(directory)
+        try:
+            raw = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+            with np.load(folder / ARRAYS_FILE, allow_pickle=False) as stored:
+                arrays = {name: stored[name] for name in stored.files}
+        except FileNotFoundError:
+            raise AnswerModelNotReady(f"no answer model in {folder}; run `make index` "
+                                      f"(policybot build-index trains it)") from None
+        except (ValueError, OSError) as problem:
+            raise AnswerModelNotReady(f"the answer model in {folder} cannot be read ({type(problem).__name__}); "
+                                      f"run `make index` to rebuild it") from None
+        if raw.get("version") != MODEL_VERSION or raw.get("candidate_features") != list(CANDIDATE_FEATURES):
+            raise AnswerModelNotReady(f"the answer model in {folder} was made by another version of this code; "
+                                      f"run `make index` to rebuild it")
+        heads = {name: LogisticHead(arrays[f"{name}_mean"], arrays[f"{name}_scale"], arrays[f"{name}_coef"],
+                                    float(raw[f"{name}_intercept"])) for name in ("rerank", "answer")}
+        return cls(heads["rerank"], heads["answer"], float(raw["threshold"]), raw.get("meta") or {})
+
+
+class AnswerModelNotReady(ValueError):
+    """The trained answer model is missing, unreadable or from another version of the code."""
+
+
+__all__ = ["AnswerModel", "AnswerModelNotReady", "CANDIDATE_FEATURES", "CandidateFeaturizer", "Candidates",
+           "Judgement", "LogisticHead", "QUESTION_FEATURES", "SchoolWords", "question_features", "question_type"]

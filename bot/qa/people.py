@@ -1,0 +1,91 @@
+""""Who is the DSL / the head / the online safety lead?": answered from the school's profile, quoting where the
+policy names the person, and saying so plainly when it names nobody. The CLI, REST, web chat and Teams all answer
+through here (PolicyAssistant.answer and the who-is action)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.qa.compose import cite_line
+from bot.qa.retrieval import Retriever, SearchHit
+from bot.schools import Contact, SchoolProfile
+from bot.text import lemmas, normalise_query
+
+# Which profile field answers "who is the ...?" and how to name the post.
+POSTS = {
+    "dsl": "Designated Safeguarding Lead",
+    "online_safety_lead": "online safety lead",
+    "headteacher": "headteacher",
+    "governor": "governor responsible for online safety",
+    "data_protection_officer": "data protection officer",
+}
+# The words that name each post in a question ("who's the head?", "who is our DSL").
+_POST_WORDS: dict[str, frozenset[str]] = {
+    "dsl": frozenset({"dsl", "designated", "safeguarding"}),
+    "online_safety_lead": frozenset({"esafety", "e-safety", "coordinator", "co-ordinator", "online"}),
+    "headteacher": frozenset({"headteacher", "head", "principal", "headmaster", "headmistress"}),
+    "governor": frozenset({"governor"}),
+    "data_protection_officer": frozenset({"dpo", "gdpr", "data"}),
+}
+# Only identity questions ("who is the DSL?", "who's our head teacher"), not "who checks the devices?".
+_WHO_IS = re.compile(r"^(?:so |and |please )?who (?:is|are|was) (?:the |our |my |your )?(.+?)[\s?.!]*$")
+
+
+def asked_post(question: str) -> str | None:
+    """The post a short "who is the ...?" question asks about, or None."""
+    match = _WHO_IS.match(normalise_query(question))
+    if not match or len(lemmas(match[1])) > 5:
+        return None
+    asked = set(lemmas(match[1])) | set(match[1].split())
+    if "online" in asked and "safety" in asked:
+        return "online_safety_lead"
+    return next((post for post, words in _POST_WORDS.items() if post != "online_safety_lead" and asked & words),
+                None)
+
+
+def contact_for(profile: SchoolProfile, post: str) -> Contact | None:
+    """The profile's person (or role) for a post; None when the policy names nobody for it."""
+    if post not in POSTS:
+        raise ValueError(f"unknown post {post!r}; known: {', '.join(POSTS)}")
+    if post == "dsl":
+        return profile.dsl_contact() if profile.dsl else None
+    if post == "headteacher":
+        return Contact(profile.headteacher, "Headteacher") if profile.headteacher else None
+    if post == "data_protection_officer":
+        name = profile.data_protection_officer
+        return Contact(name, "Data Protection Officer") if name else None
+    return getattr(profile, post)
+
+
+@dataclass(frozen=True)
+class WhoIsAnswer:
+    text: str
+    contact: Contact | None
+    citation: SearchHit | None
+
+    @property
+    def named(self) -> bool:
+        return self.contact is not None and bool(self.contact.name)
+
+
+def who_is(retriever: Retriever, school: str, post: str) -> WhoIsAnswer:
+    """Name the person holding `post` at `school`, from the profile, quoting where the policy names them."""
+    profile = retriever.schools.get(school)
+    contact = contact_for(profile, post)
+    post_name = POSTS[post]
+    if contact is None or not contact.name:
+        fallback = profile.who_to_ask() if post != "dsl" else None
+        role_text = f" It refers to {contact.describe()}." if contact else ""
+        ask = f" Please ask the school office{f' or {fallback.describe()}' if fallback and fallback.name else ''}."
+        return WhoIsAnswer(f"{profile.short_name}'s {profile.policy_title} doesn't name the {post_name}.{role_text}"
+                           f"{ask}", contact, None)
+    hits = retriever.retrieve(school, f"who is the {post_name} {contact.name}", "any", k=10)
+    named = next((h for h in hits if contact.name.split(" and ")[0].lower() in h.text.lower()), None)
+    text = f"The {post_name} at {profile.short_name} is {contact.name}."
+    if named:
+        text += "\n" + cite_line(profile, named)
+    return WhoIsAnswer(text, contact, named)
+
+
+__all__ = ["POSTS", "WhoIsAnswer", "asked_post", "contact_for", "who_is"]

@@ -1,0 +1,314 @@
+"""Training the answer model on the project's own tuning questions, with grouped cross-validation by section.
+
+The tuning corpus (data/eval/tuning/*.jsonl, the development file's format plus `section`) was written school by
+school from the policies alone. Folds are grouped by school and policy section, so no section is on both sides:
+the figures say how the model does on parts of a policy it has never seen questions about, which is what a new
+school or a new question brings. The answer threshold is the one with the best out-of-fold abstention accuracy;
+the development set is never used to choose anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from bot import settings
+from bot.evaluation import span_found
+from bot.qa.answerability import (MODEL_VERSION, AnswerModel, AnswerModelNotReady, CandidateFeaturizer,
+                                  Candidates, LogisticHead, question_features)
+from bot.qa.retrieval import Retriever, SearchHit
+
+log = logging.getLogger(__name__)
+
+FOLDS = 5
+#: Regularisation of the two heads (inverse strength), from grouped cross-validation (docs/benchmarks.md).
+C_RERANK = 1.0
+C_ANSWER = 1.0
+_THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.01), 2)
+
+
+@dataclass(frozen=True)
+class TuningQuestion:
+    """One tuning question: who asks what at which school, the verbatim evidence (none when the policy does not
+    answer), its kind and the policy section it is about."""
+
+    id: str
+    school: str
+    role: str
+    question: str
+    answerable: bool
+    evidence: tuple[str, ...]
+    kind: str
+    section: str
+
+    @property
+    def group(self) -> str:
+        """The cross-validation group: the school's section (questions about one section stay together)."""
+        return f"{self.school}|{self.section or 'none'}"
+
+
+def default_corpus_dir() -> Path:
+    return settings.data_dir() / "eval" / "tuning"
+
+
+def load_questions(directory: Path | str | None = None) -> list[TuningQuestion]:
+    """Every question of every *.jsonl file in the folder; a bad line is an exact error naming file and line."""
+    folder = Path(directory or default_corpus_dir())
+    files = sorted(folder.glob("*.jsonl"))
+    if not files:
+        raise ValueError(f"no tuning questions (*.jsonl) in {folder}")
+    questions: list[TuningQuestion] = []
+    for path in files:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+                evidence = tuple(raw.get("evidence") or ())
+                question = TuningQuestion(str(raw["id"]), str(raw["school"]), str(raw.get("role") or "any"),
+                                          str(raw["question"]), bool(raw["answerable"]), evidence,
+                                          str(raw.get("kind", "")), str(raw.get("section") or "none"))
+            except (ValueError, KeyError, TypeError) as problem:
+                raise ValueError(f"{path}:{number}: not a valid tuning question ({problem})") from None
+            if question.answerable != bool(evidence):
+                raise ValueError(f"{path}:{number}: an answerable question needs evidence spans, and an "
+                                 f"unanswerable one none")
+            questions.append(question)
+    return questions
+
+
+def corpus_fingerprint(directory: Path | str | None = None) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(Path(directory or default_corpus_dir()).glob("*.jsonl")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def model_dir(embedder_name: str) -> Path:
+    """artifacts/qa/answer/<embedder>: one model per embedding model (its features are that model's cosines)."""
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in embedder_name)[:60]
+    digest = hashlib.sha256(embedder_name.encode()).hexdigest()[:8]
+    return settings.artifacts_dir() / "qa" / "answer" / f"{slug}-{digest}"
+
+
+def _indexes_fingerprint(retriever: Retriever, schools: Sequence[str]) -> str:
+    """What the features were computed over: each school's policy file and index version."""
+    manifests = [retriever.index_for(s).manifest for s in sorted(schools)]
+    keys = ("school", "policy_sha256", "ingest_version", "index_version", "model")
+    return hashlib.sha256(json.dumps([{k: m.get(k) for k in keys} for m in manifests]).encode()).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------------------------ examples
+
+
+@dataclass(frozen=True)
+class Example:
+    """A tuning question's candidates and which of them hold its evidence."""
+
+    question: TuningQuestion
+    candidates: Candidates
+    relevant: np.ndarray
+
+
+def examples(questions: Sequence[TuningQuestion], featurizer: CandidateFeaturizer) -> list[Example]:
+    out = []
+    for q in questions:
+        candidates = featurizer.candidates(q.school, q.question, q.role)
+        relevant = np.array([any(span_found(span, hit.text) for span in q.evidence) for hit in candidates.hits],
+                            dtype=bool)
+        out.append(Example(q, candidates, relevant))
+    return out
+
+
+def grouped_folds(items: Sequence[Example], folds: int = FOLDS) -> list[np.ndarray]:
+    """Test indices of each fold, whole (school, section) groups only (GroupKFold: deterministic)."""
+    from sklearn.model_selection import GroupKFold
+
+    groups = [e.question.group for e in items]
+    return [test for _, test in GroupKFold(n_splits=folds).split(np.zeros(len(items)), groups=groups)]
+
+
+# ------------------------------------------------------------------------------------------------ fitting
+
+
+def _fit_rerank(items: Sequence[Example], rows: Sequence[int]) -> LogisticHead:
+    chosen = [items[i] for i in rows if items[i].question.answerable and len(items[i].relevant)]
+    return LogisticHead.fit(np.vstack([e.candidates.features for e in chosen]),
+                            np.concatenate([e.relevant for e in chosen]), C_RERANK)
+
+
+def _honest_question_rows(items: Sequence[Example], rows: np.ndarray, folds: int) -> np.ndarray:
+    """Answer-head features for `rows` with reranker scores from models that did not see each question's group,
+    so the answer head learns from scores like the ones it will meet."""
+    from sklearn.model_selection import GroupKFold
+
+    out = np.zeros((len(rows), len(question_features(items[0].candidates, np.zeros(0)))))
+    groups = [items[i].question.group for i in rows]
+    for inner_train, inner_test in GroupKFold(n_splits=folds).split(np.zeros(len(rows)), groups=groups):
+        head = _fit_rerank(items, rows[inner_train])
+        for j in inner_test:
+            candidates = items[rows[j]].candidates
+            out[j] = question_features(candidates, head.probabilities(candidates.features))
+    return out
+
+
+def fit(items: Sequence[Example], rows: Sequence[int] | None = None, threshold: float = 0.5,
+        folds: int = FOLDS, meta: dict | None = None) -> AnswerModel:
+    """A model trained on `rows` (all by default)."""
+    chosen = np.arange(len(items)) if rows is None else np.asarray(rows)
+    rerank = _fit_rerank(items, chosen)
+    answer = LogisticHead.fit(_honest_question_rows(items, chosen, max(2, folds - 1)),
+                              [items[i].question.answerable for i in chosen], C_ANSWER)
+    return AnswerModel(rerank, answer, threshold, meta)
+
+
+# ------------------------------------------------------------------------------------------------ cross-validation
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One question's out-of-fold result: whether the policy answers it, the answer head's probability, and
+    whether the first / first three reranked candidates hold its evidence."""
+
+    question: TuningQuestion
+    answerable: float
+    first: bool
+    first_three: bool
+    top: SearchHit | None = None
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """Out-of-fold outcomes and the threshold with the best abstention accuracy on them."""
+
+    outcomes: tuple[Outcome, ...]
+    threshold: float
+
+    def figures(self, threshold: float | None = None) -> dict[str, float]:
+        t = self.threshold if threshold is None else threshold
+        answerable = [o for o in self.outcomes if o.question.answerable]
+        unanswerable = [o for o in self.outcomes if not o.question.answerable]
+        answered = lambda o: o.answerable >= t  # noqa: E731
+        return {
+            "questions": float(len(self.outcomes)), "answerable": float(len(answerable)),
+            "evidence_at_1": _share(answerable, lambda o: answered(o) and o.first),
+            "evidence_at_3": _share(answerable, lambda o: answered(o) and o.first_three),
+            "rerank_at_1": _share(answerable, lambda o: o.first),
+            "abstention_accuracy": _share(self.outcomes, lambda o: answered(o) == o.question.answerable),
+            "unanswerable_abstained": _share(unanswerable, lambda o: not answered(o)),
+            "answerable_answered": _share(answerable, answered),
+        }
+
+    def by_kind(self) -> dict[str, float]:
+        """Per kind: evidence@1 for answerable kinds, abstention for the unanswerable ones."""
+        kinds: dict[str, list[Outcome]] = {}
+        for o in self.outcomes:
+            kinds.setdefault(o.question.kind or "unknown", []).append(o)
+        return {kind: _share(items, (lambda o: o.answerable >= self.threshold and o.first)
+                             if items[0].question.answerable else (lambda o: o.answerable < self.threshold))
+                for kind, items in sorted(kinds.items())}
+
+
+def _share(items: Sequence[Outcome], test) -> float:
+    return sum(bool(test(o)) for o in items) / len(items) if items else 0.0
+
+
+def cross_validate(items: Sequence[Example], folds: int = FOLDS) -> CrossValidation:
+    outcomes: list[Outcome | None] = [None] * len(items)
+    for test in grouped_folds(items, folds):
+        train = np.setdiff1d(np.arange(len(items)), test)
+        model = fit(items, train, folds=folds)
+        for i in test:
+            judged = model.judge(items[i].candidates)
+            relevant = {id(items[i].candidates.hits[j]) for j in np.where(items[i].relevant)[0]}
+            firsts = [id(hit) in relevant for hit in judged.hits[:3]]
+            outcomes[int(i)] = Outcome(items[i].question, judged.answerable, bool(firsts[:1] and firsts[0]),
+                                       any(firsts), judged.hits[0] if judged.hits else None)
+    done = tuple(o for o in outcomes if o is not None)
+    best = max(_THRESHOLDS, key=lambda t: (_share(done, lambda o: (o.answerable >= t) == o.question.answerable),
+                                           -abs(t - 0.5)))
+    return CrossValidation(done, float(best))
+
+
+# ------------------------------------------------------------------------------------------------ build
+
+
+def recipe_fingerprint() -> str:
+    return hashlib.sha256(repr((MODEL_VERSION, C_RERANK, C_ANSWER)).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class TrainedAnswerModel:
+    model: AnswerModel
+    crossval: CrossValidation
+
+
+def train(retriever: Retriever, corpus_dir: Path | str | None = None, folds: int = FOLDS) -> TrainedAnswerModel:
+    """Cross-validate (grouped by section) to choose the threshold, then fit on every tuning question."""
+    questions = [q for q in load_questions(corpus_dir) if q.school in retriever.schools.slugs]
+    featurizer = CandidateFeaturizer(retriever)
+    items = examples(questions, featurizer)
+    crossval = cross_validate(items, folds)
+    meta = {"embedder": retriever.embedder.name, "corpus": corpus_fingerprint(corpus_dir),
+            "indexes": _indexes_fingerprint(retriever, {q.school for q in questions}),
+            "recipe": recipe_fingerprint(), "questions": len(questions), "folds": folds,
+            "crossval": {k: round(v, 4) for k, v in crossval.figures().items()}}
+    return TrainedAnswerModel(fit(items, threshold=crossval.threshold, folds=folds, meta=meta), crossval)
+
+
+def model_state(retriever: Retriever, corpus_dir: Path | str | None = None) -> str:
+    """`ready`, `missing`, `stale` or `no corpus` for the retriever's embedder."""
+    folder = Path(corpus_dir or default_corpus_dir())
+    if not any(folder.glob("*.jsonl")):
+        return "no corpus"
+    try:
+        model = AnswerModel.load(model_dir(retriever.embedder.name))
+    except AnswerModelNotReady as problem:
+        return "missing" if "no answer model" in str(problem) else "stale"
+    schools = {q.school for q in load_questions(folder) if q.school in retriever.schools.slugs}
+    fresh = (model.meta.get("embedder") == retriever.embedder.name
+             and model.meta.get("corpus") == corpus_fingerprint(folder)
+             and model.meta.get("recipe") == recipe_fingerprint()
+             and model.meta.get("indexes") == _indexes_fingerprint(retriever, schools))
+    return "ready" if fresh else "stale"
+
+
+def save_atomically(model: AnswerModel, directory: Path) -> None:
+    """Write beside `directory` and swap in, so a reader never sees half a model."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".answer-", dir=directory.parent))
+    try:
+        model.save(staging)
+        old = directory.with_name(directory.name + f".old-{os.getpid()}")
+        if directory.exists():
+            directory.rename(old)
+        staging.rename(directory)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def build(retriever: Retriever, force: bool = False) -> str:
+    """Train and save the answer model for the retriever's embedder unless it is ready."""
+    state = model_state(retriever)
+    if state == "no corpus" or (state == "ready" and not force):
+        return "up to date" if state == "ready" else state
+    trained = train(retriever)
+    save_atomically(trained.model, model_dir(retriever.embedder.name))
+    figures = trained.crossval.figures()
+    return (f"built (grouped CV: evidence@1 {figures['evidence_at_1']:.3f}, abstention "
+            f"{figures['abstention_accuracy']:.3f}, threshold {trained.crossval.threshold:.2f})")
+
+
+__all__ = ["CrossValidation", "Example", "FOLDS", "TrainedAnswerModel", "TuningQuestion", "build",
+           "corpus_fingerprint", "cross_validate", "default_corpus_dir", "examples", "fit", "grouped_folds",
+           "load_questions", "model_dir", "model_state", "save_atomically", "train"]

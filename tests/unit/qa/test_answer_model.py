@@ -1,0 +1,172 @@
+"""The learned answer core: honest partial answers, one who-is path, the model's storage and its training data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.qa import training
+from bot.qa.answer import PolicyAssistant
+from bot.qa.answerability import (CANDIDATE_FEATURES, QUESTION_FEATURES, AnswerModel, AnswerModelNotReady,
+                                  CandidateFeaturizer, LogisticHead)
+from bot.qa.conversation import who_is
+from bot.qa.retrieval import Retriever
+
+
+def _head(size: int, weights: dict[int, float], intercept: float) -> LogisticHead:
+    coef = np.zeros(size)
+    for index, weight in weights.items():
+        coef[index] = weight
+    return LogisticHead(np.zeros(size), np.ones(size), coef, intercept)
+
+
+def _model(answers: bool) -> AnswerModel:
+    """A hand-set model: the reranker prefers passages written for another group than the asker's, and the answer
+    head always says yes (or always no), so the composer's paths are exercised exactly."""
+    rerank = _head(len(CANDIDATE_FEATURES), {CANDIDATE_FEATURES.index("audience_other"): 5.0}, 0.0)
+    answer = _head(len(QUESTION_FEATURES), {}, 10.0 if answers else -10.0)
+    return AnswerModel(rerank, answer, 0.5, {"note": "hand-set for a test"})
+
+
+def test_a_rule_for_another_group_is_related_never_cited(retriever: Retriever) -> None:
+    """A pupil's question where the policy has only the staff rule: abstained, says there is no rule for pupils,
+    and quotes the staff rule as the staff rule, under `related`."""
+    assistant = PolicyAssistant(retriever, model=_model(answers=False))
+    answer = assistant.answer("alder", "can I use my phone in lessons?", "pupil")
+    assert answer.abstained and answer.citations == ()
+    assert len(answer.related) == 1 and answer.related[0].text.startswith("Staff & other adults")
+    assert answer.text.startswith("Alder's Online Safety Policy has no rule on this for pupils. The rule for staff "
+                                  "says: Staff & other adults")
+    assert "— Alder Primary School, Online Safety Policy" in answer.text
+    assert answer.to_dict()["related"] == [answer.related[0].to_dict()]
+
+
+def test_an_answer_the_model_accepts_is_cited_with_nothing_related(retriever: Retriever) -> None:
+    assistant = PolicyAssistant(retriever, model=_model(answers=True))
+    answer = assistant.answer("birch", "can I add my teachers as friends on social media?", "pupil")
+    assert not answer.abstained and answer.related == ()
+    assert answer.citations and all(c.school == "birch" for c in answer.citations)
+    assert "related" not in answer.to_dict()
+
+
+def test_no_rule_for_anyone_is_a_plain_abstention_naming_who_to_ask(retriever: Retriever) -> None:
+    """Asked without a role, nothing is "another group's" rule: the plain 'doesn't cover that' reply."""
+    assistant = PolicyAssistant(retriever, model=_model(answers=False))
+    answer = assistant.answer("alder", "does the school run a breakfast club?", "any")
+    assert answer.abstained and answer.related == () and answer.citations == ()
+    assert answer.text == ("Alder's Online Safety Policy doesn't cover that, so I won't guess. "
+                           "Please ask Jane Hollis (Online Safety Lead).")
+
+
+@pytest.mark.parametrize("answers", [True, False])
+def test_who_is_says_the_same_on_every_path_and_names_nobody_it_does_not_know(retriever: Retriever,
+                                                                             answers: bool) -> None:
+    """"Who is the headteacher?" at a school whose policy names none: the CLI/REST answer path and the who-is
+    action give the same words, abstained; a named DSL is named and cited."""
+    assistant = PolicyAssistant(retriever, model=_model(answers))
+    nobody = assistant.answer("birch", "who is the headteacher?", "parent")
+    assert nobody.abstained and nobody.citations == ()
+    assert nobody.text == who_is(assistant, "birch", "headteacher").text
+    assert nobody.text.startswith("Birch's E-Safety Policy doesn't name the headteacher.")
+    named = assistant.answer("alder", "Who's the DSL?", "pupil")
+    assert not named.abstained
+    assert named.text.splitlines()[0] == "The Designated Safeguarding Lead at Alder is Mary Oak."
+    assert named.text == who_is(assistant, "alder", "dsl").text
+
+
+def test_the_model_saves_and_loads_without_pickles(retriever: Retriever, tmp_path: Path) -> None:
+    model = _model(answers=False)
+    model.save(tmp_path / "model")
+    loaded = AnswerModel.load(tmp_path / "model")
+    candidates = CandidateFeaturizer(retriever).candidates("alder", "must pupils hand in phones?", "pupil")
+    assert loaded.threshold == model.threshold and loaded.meta == model.meta
+    assert loaded.judge(candidates) == model.judge(candidates)
+    meta = json.loads((tmp_path / "model" / "answer_model.json").read_text())
+    meta["version"] = 0
+    (tmp_path / "model" / "answer_model.json").write_text(json.dumps(meta))
+    with pytest.raises(AnswerModelNotReady, match=r"made by another version of this code; run `make index`"):
+        AnswerModel.load(tmp_path / "model")
+    with pytest.raises(AnswerModelNotReady, match=r"no answer model in .*; run `make index`"):
+        AnswerModel.load(tmp_path / "nowhere")
+    with pytest.raises(ValueError, match=r"the answer threshold must be between 0 and 1, got 1\.5"):
+        AnswerModel(model.rerank, model.answer, 1.5)
+
+
+def _question(number: int, school: str, section: str, question: str, evidence: list[str]) -> str:
+    return json.dumps({"id": f"t-{number}", "school": school, "role": "pupil", "question": question,
+                       "answerable": bool(evidence), "evidence": evidence, "key_facts": [],
+                       "kind": "lookup" if evidence else "hard_negative", "section": section})
+
+
+TINY_CORPUS = [
+    ("alder", "Mobile Phones", "do we give our phones to the teacher in the morning", ["hand their mobile phones"]),
+    ("alder", "Mobile Phones", "where do phones get kept", ["phones are kept in a locked drawer"]),
+    ("alder", "Mobile Phones", "what if i lose my phone", ["lost phones are reported to the school office"]),
+    ("alder", "Mobile Phones", "how long do they keep phones for", []),
+    ("alder", "Passwords", "how often should passwords change", ["changed every term"]),
+    ("alder", "Passwords", "can i tell my friend my password", ["Passwords must be kept private"]),
+    ("alder", "Passwords", "how long does a password have to be", []),
+    ("birch", "Students", "when can i use my phone", ["at lunchtime in the canteen only"]),
+    ("birch", "Students", "can i use my phone on the bus", []),
+    ("birch", "Social Media", "can i message a teacher on insta", ["must not contact staff on social media"]),
+    ("birch", "Social Media", "which apps are banned", []),
+    ("birch", "none", "is there a breakfast club", []),
+]
+
+
+def test_training_on_tuning_questions_gives_a_ready_model_that_goes_stale_when_they_change(
+        retriever: Retriever, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLICYBOT_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    corpus = tmp_path / "tuning"
+    corpus.mkdir()
+    (corpus / "tiny.jsonl").write_text("\n".join(_question(i, *row) for i, row in enumerate(TINY_CORPUS)) + "\n")
+    trained = training.train(retriever, corpus, folds=2)
+    figures = trained.crossval.figures()
+    assert figures["questions"] == len(TINY_CORPUS) and figures["answerable"] == 7
+    assert all(0.0 <= figures[k] <= 1.0 for k in ("evidence_at_1", "evidence_at_3", "abstention_accuracy"))
+    assert 0.0 < trained.crossval.threshold < 1.0
+    training.save_atomically(trained.model, training.model_dir(retriever.embedder.name))
+    assert training.model_state(retriever, corpus) == "ready"
+    with (corpus / "tiny.jsonl").open("a") as more:
+        more.write(_question(99, "birch", "none", "is there a uniform shop", []) + "\n")
+    assert training.model_state(retriever, corpus) == "stale"
+
+
+@pytest.mark.parametrize("line, message", [
+    ("{not json", r"tiny\.jsonl:2: not a valid tuning question"),
+    (json.dumps({"id": "x", "school": "alder", "question": "q?"}), r"tiny\.jsonl:2: not a valid tuning question"),
+    (json.dumps({"id": "x", "school": "alder", "question": "q?", "answerable": True, "evidence": []}),
+     r"tiny\.jsonl:2: an answerable question needs evidence spans, and an unanswerable one none"),
+])
+def test_a_bad_tuning_line_is_an_exact_error(tmp_path: Path, line: str, message: str) -> None:
+    (tmp_path / "tiny.jsonl").write_text(_question(1, *TINY_CORPUS[0]) + "\n" + line + "\n")
+    with pytest.raises(ValueError, match=message):
+        training.load_questions(tmp_path)
+
+
+def test_an_empty_tuning_folder_is_an_exact_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"no tuning questions \(\*\.jsonl\) in "):
+        training.load_questions(tmp_path)
+
+
+def test_the_project_corpus_is_big_enough_and_every_span_is_verbatim() -> None:
+    """Issue 13's corpus: at least 800 questions, 150 a school, a quarter unanswerable; every evidence span is in
+    its school's policy text (whitespace and case aside), so the labels can be trusted."""
+    import re
+
+    from bot import settings
+
+    questions = training.load_questions(settings.PROJECT_ROOT / "data" / "eval" / "tuning")
+    assert len(questions) >= 800
+    by_school: dict[str, int] = {}
+    for q in questions:
+        by_school[q.school] = by_school.get(q.school, 0) + 1
+    assert min(by_school.values()) >= 150
+    assert sum(not q.answerable for q in questions) >= len(questions) / 4
+    squash = lambda text: re.sub(r"\s+", " ", text).strip().lower()  # noqa: E731
+    policies = {s: squash((settings.PROJECT_ROOT / "data" / "policies" / f"{s}.txt").read_text()) for s in by_school}
+    missing = [q.id for q in questions for span in q.evidence if squash(span) not in policies[q.school]]
+    assert missing == []
