@@ -51,7 +51,7 @@ CANDIDATE_FEATURES: tuple[str, ...] = (
     "audience_everyone", "audience_serves", "audience_other", "role_unknown", "kind_table", "kind_bullet",
     "length_log", "has_time", "has_name", "content_words", "unseen_share", "unseen_weighted",
     *(f"asks_{t}" for t in QUESTION_TYPES), "who_and_name", "when_and_time", "sentence_best", "sentence_gap",
-    "sentence_cover", "names_asked_person", "asks_person")
+    "sentence_cover", "names_asked_person", "asks_person", "table_serves", "table_other")
 _AT = {name: i for i, name in enumerate(CANDIDATE_FEATURES)}
 #: The best candidate's features the answer head reads (besides the scores).
 _TOP_FEATURES: tuple[str, ...] = (
@@ -198,7 +198,11 @@ class CandidateFeaturizer:
                 math.log1p(len(hit.text.split())), has_time, has_name, len(content) / 10, unseen_share,
                 unseen_weighted, *types, types[0] * has_name, types[2] * has_time, best_sentence,
                 best_sentence - top_sentence, max((cover(s) for s in words.sentences[i]), default=0.0),
-                asks_person * float(any(n.lower() in hit.text.lower() for n in words.names)), asks_person])
+                asks_person * float(any(n.lower() in hit.text.lower() for n in words.names)), asks_person,
+                # A table row states one group's rule exactly: whose row it is matters more than for prose.
+                float(hit.passage.kind == "table_row" and bool(audience & served)),
+                float(hit.passage.kind == "table_row" and bool(audience) and bool(served)
+                      and not audience & served)])
         return Candidates(tuple(hits[r] for r in chosen), np.asarray(rows, dtype=np.float64))
 
 

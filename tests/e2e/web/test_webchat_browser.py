@@ -77,7 +77,7 @@ def snap(page: Any, screenshots: Path, name: str) -> None:
 def test_two_schools_answer_the_phone_question_with_their_own_rule_and_a_compact_citation(
         browser: Any, web: str, screenshots: Path) -> None:
     directory = SchoolDirectory.load()
-    direct = PolicyAssistant(Retriever(directory))
+    direct = PolicyAssistant.learned(Retriever(directory))
     shown = {}
     for slug in ("ken-stimpson", "ouston"):
         profile = directory.get(slug)
