@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from bot.qa.answer import Answer, PolicyAssistant, cite_line
-from bot.qa.retrieval import SearchHit
-from bot.schools import Contact, SchoolProfile
+from bot.qa import people
+from bot.qa.answer import Answer, PolicyAssistant
+from bot.qa.people import POSTS, WhoIsAnswer, contact_for
+
+__all__ = ["POSTS", "WhoIsAnswer", "compare_schools", "contact_for", "followup_question", "who_is"]
 
 _LEADS = ("and what about", "and how about", "is it the same for", "what about for", "what about", "how about",
           "what if", "and if", "same for", "and for", "and", "but", "so", "okay", "ok")
@@ -33,54 +34,10 @@ def followup_question(previous: str, followup: str) -> str:
     return f"{previous.rstrip('?!. ')} — {followup}"
 
 
-# Which profile field answers "who is the ...?" and how to name the post.
-POSTS = {
-    "dsl": "Designated Safeguarding Lead",
-    "online_safety_lead": "online safety lead",
-    "headteacher": "headteacher",
-    "governor": "governor responsible for online safety",
-    "data_protection_officer": "data protection officer",
-}
-
-
-def contact_for(profile: SchoolProfile, post: str) -> Contact | None:
-    """The profile's person (or role) for a post; None when the policy names nobody for it."""
-    if post not in POSTS:
-        raise ValueError(f"unknown post {post!r}; known: {', '.join(POSTS)}")
-    if post == "dsl":
-        return profile.dsl_contact() if profile.dsl else None
-    if post == "headteacher":
-        return Contact(profile.headteacher, "Headteacher") if profile.headteacher else None
-    if post == "data_protection_officer":
-        name = profile.data_protection_officer
-        return Contact(name, "Data Protection Officer") if name else None
-    return getattr(profile, post)
-
-
-@dataclass(frozen=True)
-class WhoIsAnswer:
-    text: str
-    contact: Contact | None
-    citation: SearchHit | None
-
-
 def who_is(assistant: PolicyAssistant, school: str, post: str) -> WhoIsAnswer:
-    """Name the person holding `post` at `school`, from the profile, quoting where the policy names them."""
-    profile = assistant.retriever.schools.get(school)
-    contact = contact_for(profile, post)
-    post_name = POSTS[post]
-    if contact is None or not contact.name:
-        fallback = profile.who_to_ask() if post != "dsl" else None
-        role_text = f" It refers to {contact.describe()}." if contact else ""
-        ask = f" Please ask the school office{f' or {fallback.describe()}' if fallback and fallback.name else ''}."
-        return WhoIsAnswer(f"{profile.short_name}'s {profile.policy_title} doesn't name the {post_name}.{role_text}"
-                           f"{ask}", contact, None)
-    hits = assistant.retriever.retrieve(school, f"who is the {post_name} {contact.name}", "any", k=10)
-    named = next((h for h in hits if contact.name.split(" and ")[0].lower() in h.text.lower()), None)
-    text = f"The {post_name} at {profile.short_name} is {contact.name}."
-    if named:
-        text += "\n" + cite_line(profile, named)
-    return WhoIsAnswer(text, contact, named)
+    """Name the person holding `post` at `school` (people.py: the one who-is path, which the assistant's
+    `answer` also takes for "who is the ...?" questions)."""
+    return people.who_is(assistant.retriever, school, post)
 
 
 def compare_schools(assistant: PolicyAssistant, slugs: list[str], question: str, role: str) -> list[Answer]:
