@@ -149,9 +149,10 @@ def test_worried_about_something_opens_the_report_form_and_files_a_report(
         ".rw-client", "els => els.map(e => e.innerText)")), "the payload is never shown as if typed"
     snap(page, screenshots, "report-1-what-happened")
 
-    # Something the safeguarding screen does not itself treat as a disclosure (a disclosure here is handed to the
-    # DSL at once, ending the form: tests/e2e/test_rest_safeguarding.py and test_webchat_socket.py cover that).
-    what = f"a games website was not blocked on the library computers {CANARY}"
+    # Something the safeguarding screen treats as neither a disclosure nor a concern (either is handed to the DSL
+    # at once, ending the form: tests/e2e/test_rest_safeguarding.py and test_webchat_socket.py cover that; a
+    # filtering gap, say, is a concern).
+    what = f"a football went over the fence into the neighbours garden {CANARY}"
     ask(page, what)
     wait_for_bot(page, "Who is involved?")
     page.get_by_role("button", name="I'd rather not say", exact=True).click()
