@@ -24,6 +24,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from bot.core.artifacts import read_model_files
 from bot.core.roles import canonical_role
 from bot.qa.index import SchoolIndex, passage_sentences
 from bot.qa.retrieval import Retriever, SearchHit, query_tokens, roles_served
@@ -300,16 +301,7 @@ class AnswerModel:
     def load(cls, directory: Path | str) -> AnswerModel:
         """Read a saved model; a missing, partial or older one is an exact error naming the folder."""
         folder = Path(directory)
-        try:
-            raw = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-            with np.load(folder / ARRAYS_FILE, allow_pickle=False) as stored:
-                arrays = {name: stored[name] for name in stored.files}
-        except FileNotFoundError:
-            raise AnswerModelNotReady(f"no answer model in {folder}; run `make index` "
-                                      f"(policybot build-index trains it)") from None
-        except (ValueError, OSError) as problem:
-            raise AnswerModelNotReady(f"the answer model in {folder} cannot be read ({type(problem).__name__}); "
-                                      f"run `make index` to rebuild it") from None
+        raw, arrays = read_model_files(folder, META_FILE, ARRAYS_FILE, "answer model", AnswerModelNotReady)
         if raw.get("version") != MODEL_VERSION or raw.get("candidate_features") != list(CANDIDATE_FEATURES):
             raise AnswerModelNotReady(f"the answer model in {folder} was made by another version of this code; "
                                       f"run `make index` to rebuild it")

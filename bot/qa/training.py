@@ -12,9 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -22,6 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from bot import settings
+from bot.core import artifacts
 from bot.evaluation import span_found
 from bot.qa.answerability import (MODEL_VERSION, AnswerModel, AnswerModelNotReady, CandidateFeaturizer,
                                   Candidates, LogisticHead, question_features)
@@ -95,9 +93,7 @@ def corpus_fingerprint(directory: Path | str | None = None) -> str:
 
 def model_dir(embedder_name: str) -> Path:
     """artifacts/qa/answer/<embedder>: one model per embedding model (its features are that model's cosines)."""
-    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in embedder_name)[:60]
-    digest = hashlib.sha256(embedder_name.encode()).hexdigest()[:8]
-    return settings.artifacts_dir() / "qa" / "answer" / f"{slug}-{digest}"
+    return artifacts.embedder_folder(settings.artifacts_dir() / "qa" / "answer", embedder_name)
 
 
 def _indexes_fingerprint(retriever: Retriever, schools: Sequence[str]) -> str:
@@ -283,18 +279,8 @@ def model_state(retriever: Retriever, corpus_dir: Path | str | None = None) -> s
 
 
 def save_atomically(model: AnswerModel, directory: Path) -> None:
-    """Write beside `directory` and swap in, so a reader never sees half a model."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".answer-", dir=directory.parent))
-    try:
-        model.save(staging)
-        old = directory.with_name(directory.name + f".old-{os.getpid()}")
-        if directory.exists():
-            directory.rename(old)
-        staging.rename(directory)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    """Write the model beside `directory` and swap it in (bot.core.artifacts.save_atomically)."""
+    artifacts.save_atomically(model.save, directory)
 
 
 def build(retriever: Retriever, force: bool = False) -> str:

@@ -22,6 +22,7 @@ import numpy as np
 from scipy import sparse
 
 from bot.core import tfidf
+from bot.core.artifacts import read_model_files
 from bot.core.roles import PERSON_ROLES
 from bot.safeguarding.types import CATEGORIES, LABELS
 
@@ -230,16 +231,7 @@ class ScreenModel:
     def load(cls, directory: Path | str) -> ScreenModel:
         """Read a saved model; a missing, partial or older one is an exact error naming the folder."""
         folder = Path(directory)
-        try:
-            raw = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-            with np.load(folder / ARRAYS_FILE, allow_pickle=False) as stored:
-                arrays = {name: stored[name] for name in stored.files}
-        except FileNotFoundError:
-            raise ModelNotReady(f"no safeguarding screen model in {folder}; run `make index` "
-                                f"(policybot build-index trains it)") from None
-        except (ValueError, OSError) as problem:
-            raise ModelNotReady(f"the safeguarding screen model in {folder} cannot be read "
-                                f"({type(problem).__name__}); run `make index` to rebuild it") from None
+        raw, arrays = read_model_files(folder, META_FILE, ARRAYS_FILE, "safeguarding screen model", ModelNotReady)
         if raw.get("version") != MODEL_VERSION:
             raise ModelNotReady(f"the safeguarding screen model in {folder} is version {raw.get('version')}, "
                                 f"this code reads {MODEL_VERSION}; run `make index` to rebuild it")

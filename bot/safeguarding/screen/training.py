@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -20,6 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from bot import settings
+from bot.core import artifacts
 from bot.embedder import Embedder
 from bot.safeguarding.screen import normalise as normalising
 from bot.safeguarding.screen.corpus import Example, corpus_fingerprint, default_corpus_dir, load_corpus
@@ -60,9 +58,7 @@ def recipe_fingerprint(config: ModelConfig | None = None, folds: int = FOLDS) ->
 def model_dir(embedder_name: str) -> Path:
     """artifacts/safeguarding/screen/<embedder>: one model per embedding model, so a test's fake embedder never
     replaces the real one."""
-    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in embedder_name)[:60]
-    digest = hashlib.sha256(embedder_name.encode()).hexdigest()[:8]
-    return settings.artifacts_dir() / "safeguarding" / "screen" / f"{slug}-{digest}"
+    return artifacts.embedder_folder(settings.artifacts_dir() / "safeguarding" / "screen", embedder_name)
 
 
 def screen_texts(examples: Sequence[Example]) -> list[str]:
@@ -171,19 +167,8 @@ def train(embedder: Embedder, corpus_dir: Path | str | None = None, config: Mode
 
 
 def save_atomically(model: ScreenModel, directory: Path) -> None:
-    """Write the model next to `directory` and swap it in, so a reader never sees half a model and two processes
-    training at once do not mix their files."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".screen-", dir=directory.parent))
-    try:
-        model.save(staging)
-        old = directory.with_name(directory.name + f".old-{os.getpid()}")
-        if directory.exists():
-            directory.rename(old)
-        staging.rename(directory)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    """Write the model beside `directory` and swap it in (bot.core.artifacts.save_atomically)."""
+    artifacts.save_atomically(model.save, directory)
 
 
 def model_state(embedder_name: str, corpus_dir: Path | str | None = None) -> str:
