@@ -117,12 +117,7 @@ class PolicyAssistant:
         from bot.qa import training
 
         retriever = retriever or Retriever()
-        state = training.model_state(retriever)
-        if state == "stale":
-            raise training.AnswerModelNotReady(
-                f"the answer model in {training.model_dir(retriever.embedder.name)} was trained on other "
-                f"questions, policies or code; run `make index` to rebuild it")
-        model = AnswerModel.load(training.model_dir(retriever.embedder.name)) if state != "no corpus" else None
+        model = training.ready_model(retriever)
         return cls(retriever, today=today, model=model)
 
     def validate(self, school: str, question: str) -> SchoolProfile:

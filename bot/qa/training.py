@@ -225,8 +225,8 @@ def cross_validate(items: Sequence[Example], folds: int = FOLDS) -> CrossValidat
         model = fit(items, train, folds=folds)
         for i in test:
             judged = model.judge(items[i].candidates)
-            relevant = {id(items[i].candidates.hits[j]) for j in np.where(items[i].relevant)[0]}
-            firsts = [id(hit) in relevant for hit in judged.hits[:3]]
+            relevant = {items[i].candidates.hits[j].passage.id for j in np.where(items[i].relevant)[0]}
+            firsts = [hit.passage.id in relevant for hit in judged.hits[:3]]
             outcomes[int(i)] = Outcome(items[i].question, judged.answerable, bool(firsts[:1] and firsts[0]),
                                        any(firsts), judged.hits[0] if judged.hits else None)
     done = tuple(o for o in outcomes if o is not None)
@@ -261,21 +261,40 @@ def train(retriever: Retriever, corpus_dir: Path | str | None = None, folds: int
     return TrainedAnswerModel(fit(items, threshold=crossval.threshold, folds=folds, meta=meta), crossval)
 
 
-def model_state(retriever: Retriever, corpus_dir: Path | str | None = None) -> str:
-    """`ready`, `missing`, `stale` or `no corpus` for the retriever's embedder."""
+def _checked(retriever: Retriever, corpus_dir: Path | str | None = None) -> tuple[str, AnswerModel | None]:
+    """The model's state for the retriever's embedder (`ready`, `missing`, `stale` or `no corpus`) and the model
+    itself when it could be read, so a caller that wants it does not read it twice."""
     folder = Path(corpus_dir or default_corpus_dir())
     if not any(folder.glob("*.jsonl")):
-        return "no corpus"
+        return "no corpus", None
     try:
         model = AnswerModel.load(model_dir(retriever.embedder.name))
     except AnswerModelNotReady as problem:
-        return "missing" if "no answer model" in str(problem) else "stale"
+        return ("missing" if "no answer model" in str(problem) else "stale"), None
     schools = {q.school for q in load_questions(folder) if q.school in retriever.schools.slugs}
     fresh = (model.meta.get("embedder") == retriever.embedder.name
              and model.meta.get("corpus") == corpus_fingerprint(folder)
              and model.meta.get("recipe") == recipe_fingerprint()
              and model.meta.get("indexes") == _indexes_fingerprint(retriever, schools))
-    return "ready" if fresh else "stale"
+    return ("ready" if fresh else "stale"), model
+
+
+def model_state(retriever: Retriever, corpus_dir: Path | str | None = None) -> str:
+    """`ready`, `missing`, `stale` or `no corpus` for the retriever's embedder."""
+    return _checked(retriever, corpus_dir)[0]
+
+
+def ready_model(retriever: Retriever) -> AnswerModel | None:
+    """The answer model for the retriever's embedder; None when the data folder has no tuning questions to train
+    one from; an exact error naming the folder and `make index` when it is missing or stale."""
+    state, model = _checked(retriever)
+    if state == "missing":
+        raise AnswerModelNotReady(f"no answer model in {model_dir(retriever.embedder.name)}; run `make index` "
+                                  f"(policybot build-index trains it)")
+    if state == "stale":
+        raise AnswerModelNotReady(f"the answer model in {model_dir(retriever.embedder.name)} was trained on other "
+                                  f"questions, policies or code; run `make index` to rebuild it")
+    return model
 
 
 def save_atomically(model: AnswerModel, directory: Path) -> None:
@@ -297,4 +316,4 @@ def build(retriever: Retriever, force: bool = False) -> str:
 
 __all__ = ["CrossValidation", "Example", "FOLDS", "TrainedAnswerModel", "TuningQuestion", "build",
            "corpus_fingerprint", "cross_validate", "default_corpus_dir", "examples", "fit", "grouped_folds",
-           "load_questions", "model_dir", "model_state", "save_atomically", "train"]
+           "load_questions", "model_dir", "model_state", "ready_model", "save_atomically", "train"]
