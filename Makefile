@@ -31,7 +31,7 @@ help:
 	@echo "make teams-package  build the Teams app zip (TEAMS_PACKAGE_ARGS=\"--developer-name ... --website-url ...\")"
 	@echo "make eval       evidence@1/@3, abstention, wrong-school citations; the screen on the dev set and its corpus's grouped CV"
 	@echo "make eval-e2e   the safeguarding dev set through the whole assistant over REST (same figures as make eval)"
-	@echo "make bench      BM25 vs dense vs fused quality, latency, index build time, scale test"
+	@echo "make bench      retrieval quality, latency, build and scale; the answer core side by side (dev, CV, baselines)"
 	@echo "make bench-e2e  the whole assistant: train time, REST latency at 1 and 20 users, RSS, NLU cross-validation"
 	@echo "make index      build the per-school indexes that are missing or stale"
 	@echo "make install    create $(VENV) from $(LOCK) (does nothing if already up to date)"
@@ -68,8 +68,12 @@ eval: install index
 eval-e2e: install index train
 	$(PY) -m tools.eval_e2e
 
+# Retrieval quality, latency, build and scale; then the answer core side by side (dev, grouped CV, per kind,
+# baselines, each embedder in BENCH_EMBEDDERS with warm latency).
+BENCH_EMBEDDERS ?=
 bench: install index
 	$(POLICYBOT) bench
+	$(PY) -m tools.bench_answers $(if $(BENCH_EMBEDDERS),--embedders $(BENCH_EMBEDDERS))
 
 bench-e2e: install index
 	$(PY) -m bot.bench_e2e

@@ -23,12 +23,12 @@ class ActionDefaultFallback(Action):
                   domain: DomainDict) -> list[dict[str, Any]]:
         text = (tracker.latest_message.get("text") or "").strip()
         school = asked_school(tracker)
-        # An unusual wording of a real question still deserves a look in the policy; the assistant abstains
-        # by itself when nothing there fits.
-        if school and len(text.split()) >= 3 and len(text) <= MAX_QUESTION_CHARS:
-            result = answer(school, text, tracker.get_slot("role"))
-            if not result.abstained:
-                return send_answer(dispatcher, text, result)
+        # An unusual wording of a real question still deserves a look in the policy, and gets what `policybot ask`
+        # would say: the answer, or the plain "the policy doesn't cover that" naming who to ask.
+        if school and len(text.split()) >= 3 and len(text) <= MAX_QUESTION_CHARS and not text.startswith("/"):
+            events = send_answer(dispatcher, text, answer(school, text, tracker.get_slot("role")))
+            dispatcher.utter_message(text=signpost_line(tracker.get_slot("role")))
+            return events
         dispatcher.utter_message(response="utter_default")
         # "Didn't get that" never goes out alone: whatever was not understood may be someone in trouble.
         dispatcher.utter_message(text=signpost_line(tracker.get_slot("role")))

@@ -227,7 +227,7 @@ def _eval_answer_corpus(assistant, out: TextIO) -> None:
               f"{training.default_corpus_dir()} ({figures['questions']:.0f} questions, "
               f"{figures['answerable']:.0f} answerable; threshold {crossval.threshold:.2f}):\n")
     for name in ("evidence_at_1", "evidence_at_3", "abstention_accuracy", "unanswerable_abstained",
-                 "answerable_answered", "rerank_at_1"):
+                 "answerable_answered", "rerank_at_1", "ended_right"):
         out.write(f"  {name.replace('_', ' ')}: {figures[name]:.3f}\n")
     out.write("  by kind (evidence@1, or abstention for the unanswerable kinds): "
               + ", ".join(f"{kind} {share:.2f}" for kind, share in crossval.by_kind().items()) + "\n")

@@ -67,6 +67,15 @@ class SchoolProfile:
         """The policy date as people write it: 'March 2021', '24 November 2016', '2017'."""
         return format_partial_date(self.policy_date)
 
+    def without_own_name(self, question: str) -> str:
+        """The question with this school's own name taken out ("the phone rule at Ouston Primary?" -> "the phone
+        rule?"): every passage of its policy names the school, so the name matches boilerplate, not the answer."""
+        names = sorted({n for n in (self.name, self.short_name, *self.aliases) if n}, key=len, reverse=True)
+        pattern = r"\b(?:(?:at|in|for|of|from)\s+)?(?:" + "|".join(re.escape(n) for n in names) + r")(?:'s)?\b"
+        stripped = re.sub(r"\s{2,}", " ", re.sub(pattern, " ", question, flags=re.IGNORECASE)).strip()
+        stripped = re.sub(r"\s+([?!.,])", r"\1", stripped)
+        return stripped if re.search(r"\w", stripped) else question
+
     def review_overdue(self, today: date | None = None) -> bool:
         """True when the policy's next review date has passed, so answers should carry a caveat."""
         if not self.next_review:

@@ -163,3 +163,37 @@ def test_a_typed_yes_after_an_answer_counts_as_helpful() -> None:
                                                                 slot(events, "last_question_id")}, intent="affirm"))
     assert dispatcher.messages[0]["text"] == "Great, thanks for letting me know!"
     assert services.feedback().gaps("alder") == []
+
+
+def test_out_of_scope_says_the_policy_does_not_cover_it_and_who_to_ask() -> None:
+    """Homework help at Alder: the composer's own abstention naming Alder's contact, no passage quoted, and the
+    question kept for the gaps report; the same words `policybot ask` uses when it abstains."""
+    from actions.action_decline_out_of_scope import ActionDeclineOutOfScope
+
+    events, dispatcher = run(ActionDeclineOutOfScope(), tracker("can you do my maths homework", {
+        "school": "alder", "role": "pupil"}, intent="out_of_scope"))
+    text = dispatcher.messages[0]["text"]
+    assert "doesn't cover that" in text and "Jane Hollis (Online Safety Lead)" in text
+    assert text == services.assistant().decline("alder", "can you do my maths homework", "pupil").text
+    assert slot(events, "last_answer_abstained") is True
+    assert [g.question for g in services.feedback().gaps("alder")] == ["can you do my maths homework"]
+
+
+def test_out_of_scope_before_a_school_is_known_gets_the_general_redirect() -> None:
+    from actions.action_decline_out_of_scope import ActionDeclineOutOfScope
+
+    events, dispatcher = run(ActionDeclineOutOfScope(), tracker("what's the weather", intent="out_of_scope"))
+    assert [m["response"] for m in dispatcher.messages] == ["utter_out_of_scope"]
+    assert events == []
+
+
+def test_a_question_the_classifier_did_not_recognise_gets_the_policy_answer_and_the_safety_numbers() -> None:
+    """nlu_fallback on a real question: what `policybot ask` says, then the signposting the fallback always has."""
+    from actions.action_default_fallback import ActionDefaultFallback
+
+    events, dispatcher = run(ActionDefaultFallback(), tracker("phone usage during lessons rules", {
+        "school": "alder", "role": "pupil"}, intent="nlu_fallback"))
+    expected = services.assistant().answer("alder", "phone usage during lessons rules", "pupil")
+    assert dispatcher.messages[0]["text"] == expected.text
+    assert "0800 1111" in dispatcher.messages[1]["text"]
+    assert slot(events, "last_question") == "phone usage during lessons rules"

@@ -140,14 +140,21 @@ class PolicyAssistant:
             return Answer(school, question, role, found.text, not found.named, cited, 1.0 if found.named else 0.0)
         if self.model is not None:
             return self._judged_answer(profile, question, role, k)
-        hits = self.retriever.retrieve(school, question, role, k=max(k, 3))
+        search = profile.without_own_name(question)
+        hits = self.retriever.retrieve(school, search, role, k=max(k, 3))
         names = self.retriever.people_asked_about(school, question)
-        confidence, covered = self.coverage(school, question, hits, names)
+        confidence, covered = self.coverage(school, search, hits, names)
         if not covered:
             return Answer(school, question, role, self._abstain_text(profile), True, (), confidence)
         citations = tuple(Citation.from_hit(h) for h in hits[:k])
         return Answer(school, question, role, self._answer_text(profile, question, role, hits, names), False,
                       citations, confidence)
+
+    def decline(self, school: str, question: str, role: str | None = "any") -> Answer:
+        """The abstention for a message the conversation already knows is outside the policy (homework, the
+        weather, the lunch menu): the same words and the same person to ask as any other abstention."""
+        profile = self.validate(school, question)
+        return Answer(profile.slug, question, canonical_role(role), self._abstain_text(profile), True, (), 0.0)
 
     def evidence_strength(self, school: str, question: str, hits: list[SearchHit]) -> tuple[float, bool]:
         """(best cosine among the hits, whether most of the question's distinctive words are absent from the
@@ -190,6 +197,13 @@ class PolicyAssistant:
                     f"Please ask {profile.who_to_ask().describe()} what applies to you.")
             return Answer(profile.slug, question, role, text, True, (), judged.answerable,
                           (Citation.from_hit(top),))
+        if top is not None and judged.hints:
+            # Not sure enough to call it the answer: show the closest part as what it is, never as the rule.
+            text = (f"I can't find a clear answer to that in {profile.short_name}'s {profile.policy_title}. The "
+                    f"closest part says: {lead_sentence(question, top.text)}\n{cite_line(profile, top)}\n"
+                    f"It may not be what you're asking about, so please check with "
+                    f"{profile.who_to_ask().describe()}.")
+            return Answer(profile.slug, question, role, text, True, (), judged.answerable, (Citation.from_hit(top),))
         return Answer(profile.slug, question, role, self._abstain_text(profile), True, (), judged.answerable)
 
     # ------------------------------------------------------------------------------------------ templates

@@ -31,7 +31,7 @@ from bot.qa.retrieval import Retriever, SearchHit, query_tokens, roles_served
 from bot.text import lemmas, normalise_query
 
 #: Bump when features or the file layout change, so a saved model is rebuilt rather than misread.
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 ARRAYS_FILE = "answer_model.npz"
 META_FILE = "answer_model.json"
 #: Candidates: the fused top ones, plus this many more each by dense, BM25 and best sentence.
@@ -144,6 +144,7 @@ class CandidateFeaturizer:
         index = self.retriever.index_for(school)
         if not index.passages or not question.strip():
             return Candidates((), np.zeros((0, len(CANDIDATE_FEATURES))))
+        question = self.retriever.schools.get(school).without_own_name(question)
         words = self.words_for(school)
         vector = self.retriever.embedder.embed([question])[0]
         hits = self.retriever.retrieve(school, question, role, k=len(index.passages), query_vector=vector)
@@ -260,21 +261,33 @@ class Judgement:
     relevance: tuple[float, ...]
     answerable: float
     threshold: float
+    hint_threshold: float | None = None
 
     @property
     def answers(self) -> bool:
         return bool(self.hits) and self.answerable >= self.threshold
 
+    @property
+    def hints(self) -> bool:
+        """Not sure enough to answer, but the best candidate is worth showing as what it is (the closest part)."""
+        return (bool(self.hits) and not self.answers and self.hint_threshold is not None
+                and self.answerable >= self.hint_threshold)
+
 
 class AnswerModel:
-    """The reranker, the answer head and the threshold chosen by grouped cross-validation; `meta` says what it
-    was trained on."""
+    """The reranker, the answer head and two thresholds chosen by grouped cross-validation: at `threshold` it
+    answers; from `hint_threshold` up to it, it shows the closest passage as such and says it may not be the rule.
+    `meta` says what it was trained on."""
 
     def __init__(self, rerank: LogisticHead, answer: LogisticHead, threshold: float,
-                 meta: Mapping[str, Any] | None = None) -> None:
+                 meta: Mapping[str, Any] | None = None, hint_threshold: float | None = None) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"the answer threshold must be between 0 and 1, got {threshold!r}")
+        if hint_threshold is not None and not 0.0 < hint_threshold <= threshold:
+            raise ValueError(f"the hint threshold must be between 0 and the answer threshold {threshold!r}, "
+                             f"got {hint_threshold!r}")
         self.rerank, self.answer, self.threshold = rerank, answer, threshold
+        self.hint_threshold = hint_threshold
         self.meta: dict[str, Any] = dict(meta or {})
 
     def judge(self, candidates: Candidates) -> Judgement:
@@ -283,7 +296,7 @@ class AnswerModel:
             if len(relevance) else 0.0
         order = np.argsort(-relevance, kind="stable")
         return Judgement(tuple(candidates.hits[i] for i in order), tuple(float(relevance[i]) for i in order),
-                         answerable, self.threshold)
+                         answerable, self.threshold, self.hint_threshold)
 
     def save(self, directory: Path | str) -> None:
         folder = Path(directory)
@@ -293,7 +306,8 @@ class AnswerModel:
                   for part in ("mean", "scale", "coef")}
         np.savez_compressed(folder / ARRAYS_FILE, **arrays)
         (folder / META_FILE).write_text(json.dumps({
-            "version": MODEL_VERSION, "threshold": self.threshold, "candidate_features": list(CANDIDATE_FEATURES),
+            "version": MODEL_VERSION, "threshold": self.threshold, "hint_threshold": self.hint_threshold,
+            "candidate_features": list(CANDIDATE_FEATURES),
             "question_features": list(QUESTION_FEATURES), "rerank_intercept": self.rerank.intercept,
             "answer_intercept": self.answer.intercept, "meta": self.meta}, indent=1), encoding="utf-8")
 
@@ -307,7 +321,9 @@ class AnswerModel:
                                       f"run `make index` to rebuild it")
         heads = {name: LogisticHead(arrays[f"{name}_mean"], arrays[f"{name}_scale"], arrays[f"{name}_coef"],
                                     float(raw[f"{name}_intercept"])) for name in ("rerank", "answer")}
-        return cls(heads["rerank"], heads["answer"], float(raw["threshold"]), raw.get("meta") or {})
+        hint = raw.get("hint_threshold")
+        return cls(heads["rerank"], heads["answer"], float(raw["threshold"]), raw.get("meta") or {},
+                   None if hint is None else float(hint))
 
 
 class AnswerModelNotReady(ValueError):

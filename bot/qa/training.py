@@ -3,8 +3,10 @@
 The tuning corpus (data/eval/tuning/*.jsonl, the development file's format plus `section`) was written school by
 school from the policies alone. Folds are grouped by school and policy section, so no section is on both sides:
 the figures say how the model does on parts of a policy it has never seen questions about, which is what a new
-school or a new question brings. The answer threshold is the one with the best out-of-fold abstention accuracy;
-the development set is never used to choose anything.
+school or a new question brings. The answer threshold is the one under which the most out-of-fold questions end
+right: answered with the evidence first, or (when the policy does not answer) abstained. A wrong passage shown as
+the answer counts as wrong as an abstention on a question the policy answers; that is what a person asking gets.
+The development set is never used to choose anything.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from bot.evaluation import span_found
 from bot.qa.answerability import (MODEL_VERSION, AnswerModel, AnswerModelNotReady, CandidateFeaturizer,
                                   Candidates, LogisticHead, question_features)
 from bot.qa.retrieval import Retriever, SearchHit
+from bot.qa.tuning import TuningQuestion, corpus_fingerprint, default_corpus_dir, load_questions
 
 log = logging.getLogger(__name__)
 
@@ -32,63 +35,8 @@ FOLDS = 5
 C_RERANK = 1.0
 C_ANSWER = 1.0
 _THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.01), 2)
-
-
-@dataclass(frozen=True)
-class TuningQuestion:
-    """One tuning question: who asks what at which school, the verbatim evidence (none when the policy does not
-    answer), its kind and the policy section it is about."""
-
-    id: str
-    school: str
-    role: str
-    question: str
-    answerable: bool
-    evidence: tuple[str, ...]
-    kind: str
-    section: str
-
-    @property
-    def group(self) -> str:
-        """The cross-validation group: the school's section (questions about one section stay together)."""
-        return f"{self.school}|{self.section or 'none'}"
-
-
-def default_corpus_dir() -> Path:
-    return settings.data_dir() / "eval" / "tuning"
-
-
-def load_questions(directory: Path | str | None = None) -> list[TuningQuestion]:
-    """Every question of every *.jsonl file in the folder; a bad line is an exact error naming file and line."""
-    folder = Path(directory or default_corpus_dir())
-    files = sorted(folder.glob("*.jsonl"))
-    if not files:
-        raise ValueError(f"no tuning questions (*.jsonl) in {folder}")
-    questions: list[TuningQuestion] = []
-    for path in files:
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-                evidence = tuple(raw.get("evidence") or ())
-                question = TuningQuestion(str(raw["id"]), str(raw["school"]), str(raw.get("role") or "any"),
-                                          str(raw["question"]), bool(raw["answerable"]), evidence,
-                                          str(raw.get("kind", "")), str(raw.get("section") or "none"))
-            except (ValueError, KeyError, TypeError) as problem:
-                raise ValueError(f"{path}:{number}: not a valid tuning question ({problem})") from None
-            if question.answerable != bool(evidence):
-                raise ValueError(f"{path}:{number}: an answerable question needs evidence spans, and an "
-                                 f"unanswerable one none")
-            questions.append(question)
-    return questions
-
-
-def corpus_fingerprint(directory: Path | str | None = None) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(Path(directory or default_corpus_dir()).glob("*.jsonl")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
+#: How the threshold is chosen (part of the recipe: a model chosen another way is stale).
+THRESHOLD_OBJECTIVE = "ended-right, hint at best abstention accuracy"
 
 
 def model_dir(embedder_name: str) -> Path:
@@ -158,13 +106,13 @@ def _honest_question_rows(items: Sequence[Example], rows: np.ndarray, folds: int
 
 
 def fit(items: Sequence[Example], rows: Sequence[int] | None = None, threshold: float = 0.5,
-        folds: int = FOLDS, meta: dict | None = None) -> AnswerModel:
+        folds: int = FOLDS, meta: dict | None = None, hint_threshold: float | None = None) -> AnswerModel:
     """A model trained on `rows` (all by default)."""
     chosen = np.arange(len(items)) if rows is None else np.asarray(rows)
     rerank = _fit_rerank(items, chosen)
     answer = LogisticHead.fit(_honest_question_rows(items, chosen, max(2, folds - 1)),
                               [items[i].question.answerable for i in chosen], C_ANSWER)
-    return AnswerModel(rerank, answer, threshold, meta)
+    return AnswerModel(rerank, answer, threshold, meta, hint_threshold)
 
 
 # ------------------------------------------------------------------------------------------------ cross-validation
@@ -184,10 +132,12 @@ class Outcome:
 
 @dataclass(frozen=True)
 class CrossValidation:
-    """Out-of-fold outcomes and the threshold with the best abstention accuracy on them."""
+    """Out-of-fold outcomes and the threshold under which most of them end right."""
 
     outcomes: tuple[Outcome, ...]
     threshold: float
+    #: Below `threshold`, from here up the closest passage is shown as such: the best abstention accuracy.
+    hint_threshold: float | None = None
 
     def figures(self, threshold: float | None = None) -> dict[str, float]:
         t = self.threshold if threshold is None else threshold
@@ -202,6 +152,7 @@ class CrossValidation:
             "abstention_accuracy": _share(self.outcomes, lambda o: answered(o) == o.question.answerable),
             "unanswerable_abstained": _share(unanswerable, lambda o: not answered(o)),
             "answerable_answered": _share(answerable, answered),
+            "ended_right": _share(self.outcomes, lambda o: _ends_right(o, t)),
         }
 
     def by_kind(self) -> dict[str, float]:
@@ -212,6 +163,12 @@ class CrossValidation:
         return {kind: _share(items, (lambda o: o.answerable >= self.threshold and o.first)
                              if items[0].question.answerable else (lambda o: o.answerable < self.threshold))
                 for kind, items in sorted(kinds.items())}
+
+
+def _ends_right(outcome: Outcome, threshold: float) -> bool:
+    """Answered with the evidence first, or abstained where the policy does not answer."""
+    answered = outcome.answerable >= threshold
+    return answered and outcome.first if outcome.question.answerable else not answered
 
 
 def _share(items: Sequence[Outcome], test) -> float:
@@ -230,16 +187,17 @@ def cross_validate(items: Sequence[Example], folds: int = FOLDS) -> CrossValidat
             outcomes[int(i)] = Outcome(items[i].question, judged.answerable, bool(firsts[:1] and firsts[0]),
                                        any(firsts), judged.hits[0] if judged.hits else None)
     done = tuple(o for o in outcomes if o is not None)
-    best = max(_THRESHOLDS, key=lambda t: (_share(done, lambda o: (o.answerable >= t) == o.question.answerable),
+    best = max(_THRESHOLDS, key=lambda t: (_share(done, lambda o: _ends_right(o, t)), -abs(t - 0.5)))
+    hint = max(_THRESHOLDS, key=lambda t: (_share(done, lambda o: (o.answerable >= t) == o.question.answerable),
                                            -abs(t - 0.5)))
-    return CrossValidation(done, float(best))
+    return CrossValidation(done, float(best), float(min(hint, best)))
 
 
 # ------------------------------------------------------------------------------------------------ build
 
 
 def recipe_fingerprint() -> str:
-    return hashlib.sha256(repr((MODEL_VERSION, C_RERANK, C_ANSWER)).encode()).hexdigest()[:16]
+    return hashlib.sha256(repr((MODEL_VERSION, C_RERANK, C_ANSWER, THRESHOLD_OBJECTIVE)).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -258,7 +216,8 @@ def train(retriever: Retriever, corpus_dir: Path | str | None = None, folds: int
             "indexes": _indexes_fingerprint(retriever, {q.school for q in questions}),
             "recipe": recipe_fingerprint(), "questions": len(questions), "folds": folds,
             "crossval": {k: round(v, 4) for k, v in crossval.figures().items()}}
-    return TrainedAnswerModel(fit(items, threshold=crossval.threshold, folds=folds, meta=meta), crossval)
+    return TrainedAnswerModel(fit(items, threshold=crossval.threshold, folds=folds, meta=meta,
+                                  hint_threshold=crossval.hint_threshold), crossval)
 
 
 def _checked(retriever: Retriever, corpus_dir: Path | str | None = None) -> tuple[str, AnswerModel | None]:

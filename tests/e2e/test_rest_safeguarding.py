@@ -108,7 +108,9 @@ def test_a_polish_message_gets_polish_safety_words_and_harm_in_polish_is_recorde
 
 #: Messages with some risk but no clear harm: the screen's middle band (the test needs one of them to land there).
 CHECK_IN_CANDIDATES = ("i need help", "i dont feel safe", "things are really hard at the moment",
-                       "ugh i want to die, double maths next", "can i talk to someone")
+                       "ugh i want to die, double maths next", "can i talk to someone", "i feel a bit down",
+                       "i feel left out", "im so tired of everything", "i don't have any friends",
+                       "my friends fell out with me")
 
 
 def test_a_check_in_answered_yes_hands_off_the_original_words(servers: AssistantServers) -> None:

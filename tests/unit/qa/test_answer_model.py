@@ -23,12 +23,44 @@ def _head(size: int, weights: dict[int, float], intercept: float) -> LogisticHea
     return LogisticHead(np.zeros(size), np.ones(size), coef, intercept)
 
 
-def _model(answers: bool) -> AnswerModel:
+def _model(answers: bool, hint_threshold: float | None = None) -> AnswerModel:
     """A hand-set model: the reranker prefers passages written for another group than the asker's, and the answer
     head always says yes (or always no), so the composer's paths are exercised exactly."""
     rerank = _head(len(CANDIDATE_FEATURES), {CANDIDATE_FEATURES.index("audience_other"): 5.0}, 0.0)
     answer = _head(len(QUESTION_FEATURES), {}, 10.0 if answers else -10.0)
-    return AnswerModel(rerank, answer, 0.5, {"note": "hand-set for a test"})
+    return AnswerModel(rerank, answer, 0.5, {"note": "hand-set for a test"}, hint_threshold)
+
+
+def test_unsure_shows_the_closest_part_as_such_never_as_the_rule(retriever: Retriever) -> None:
+    """Below the answer threshold but in the hint band: abstained, says it found no clear answer, quotes the
+    closest passage under `related` (never `citations`) and names who to check with."""
+    answer_head = _head(len(QUESTION_FEATURES), {}, 0.0)  # P(answers) = 0.5
+    rerank = _head(len(CANDIDATE_FEATURES), {CANDIDATE_FEATURES.index("dense"): 5.0}, 0.0)
+    assistant = PolicyAssistant(retriever, model=AnswerModel(rerank, answer_head, 0.6, {}, hint_threshold=0.4))
+    answer = assistant.answer("alder", "what happens to my phone at the start of the day?", "any")
+    assert answer.abstained and answer.citations == () and len(answer.related) == 1
+    assert answer.text.startswith("I can't find a clear answer to that in Alder's Online Safety Policy. The "
+                                  "closest part says: ")
+    assert "— Alder Primary School, Online Safety Policy" in answer.text
+    assert answer.text.endswith("It may not be what you're asking about, so please check with "
+                                "Jane Hollis (Online Safety Lead).")
+    without_band = PolicyAssistant(retriever, model=AnswerModel(rerank, answer_head, 0.6, {}))
+    assert without_band.answer("alder", "what happens to my phone at the start of the day?", "any").text == (
+        "Alder's Online Safety Policy doesn't cover that, so I won't guess. Please ask Jane Hollis "
+        "(Online Safety Lead).")
+
+
+@pytest.mark.parametrize("question, searched", [
+    ("what is the phone rule at Alder Primary School?", "what is the phone rule?"),
+    ("what's alder's rule on phones", "what's rule on phones"),
+    ("Alder", "Alder"),
+])
+def test_the_schools_own_name_is_not_searched_for(data_dir: Path, question: str, searched: str) -> None:
+    """Every passage names its school, so the name would pull boilerplate to the top; a question that is only the
+    name is kept as it is."""
+    from bot.schools import SchoolDirectory
+
+    assert SchoolDirectory.load().get("alder").without_own_name(question) == searched
 
 
 def test_a_rule_for_another_group_is_related_never_cited(retriever: Retriever) -> None:
@@ -93,6 +125,12 @@ def test_the_model_saves_and_loads_without_pickles(retriever: Retriever, tmp_pat
         AnswerModel.load(tmp_path / "nowhere")
     with pytest.raises(ValueError, match=r"the answer threshold must be between 0 and 1, got 1\.5"):
         AnswerModel(model.rerank, model.answer, 1.5)
+    with pytest.raises(ValueError, match=r"the hint threshold must be between 0 and the answer threshold 0\.5, "
+                                         r"got 0\.7"):
+        AnswerModel(model.rerank, model.answer, 0.5, hint_threshold=0.7)
+    banded = _model(answers=False, hint_threshold=0.3)
+    banded.save(tmp_path / "banded")
+    assert AnswerModel.load(tmp_path / "banded").hint_threshold == 0.3
 
 
 def _question(number: int, school: str, section: str, question: str, evidence: list[str]) -> str:
@@ -170,3 +208,28 @@ def test_the_project_corpus_is_big_enough_and_every_span_is_verbatim() -> None:
     policies = {s: squash((settings.PROJECT_ROOT / "data" / "policies" / f"{s}.txt").read_text()) for s in by_school}
     missing = [q.id for q in questions for span in q.evidence if squash(span) not in policies[q.school]]
     assert missing == []
+
+
+def test_no_tuning_question_copies_a_development_question_or_message() -> None:
+    """The development sets are for measuring: no tuning question of five words or more shares 70% of its words
+    with a development question or safeguarding message."""
+    import json
+    import re
+
+    from bot import settings
+    from bot.safeguarding.screen.normalise import normalise
+
+    shared = settings.PROJECT_ROOT.parent / "shared" / "eval"
+    dev_files = [(shared / "dev_questions.jsonl", "question"), (shared / "dev_safeguarding.jsonl", "text")]
+    if not all(path.is_file() for path, _ in dev_files):
+        pytest.skip("the shared development sets are not beside the repository")
+
+    def words(text: str) -> set[str]:
+        return set(re.findall(r"[a-z0-9']+", normalise(text)))
+
+    dev = [words(json.loads(line)[key]) for path, key in dev_files
+           for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    too_close = [q.id for q in training.load_questions(settings.PROJECT_ROOT / "data" / "eval" / "tuning")
+                 if len(words(q.question)) >= 5
+                 and any(len(words(q.question) & d) / len(words(q.question) | d) >= 0.7 for d in dev)]
+    assert too_close == []

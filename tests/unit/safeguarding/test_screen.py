@@ -47,7 +47,7 @@ def test_the_corpus_is_big_varied_and_in_families(corpus: tuple[Example, ...]) -
     for example in corpus:
         families.setdefault(example.family, []).append(example)
     assert len(corpus) >= 2000
-    assert all(5 <= len(wordings) <= 12 for wordings in families.values())
+    assert all(5 <= len(wordings) <= 12 for family, wordings in families.items() if not family.startswith("pq:"))
     labels = {e.label for e in corpus}
     assert labels == {"disclosure", "concern", "question", "other"}
     assert sum(e.label in ("question", "other") for e in corpus) >= len(corpus) / 4
@@ -109,6 +109,58 @@ def test_a_family_in_two_files_and_an_empty_folder_are_exact_errors(tmp_path: Pa
     second = write(tmp_path / "b.yml", family)
     with pytest.raises(ValueError, match=rf"^{re.escape(str(second))}: family 'same' is also in a.yml$"):
         load_corpus(tmp_path)
+
+
+def test_every_tuning_question_joins_the_corpus_with_its_label(corpus: tuple[Example, ...]) -> None:
+    """The answer core's tuning questions are in, grouped by school and section; the few that tell of a specific
+    child carry the label the rubric gives them, and the rest are questions."""
+    from bot.qa import tuning
+
+    asked = [e for e in corpus if e.family.startswith("pq:")]
+    questions = tuning.load_questions()
+    assert [e.text for e in asked] == [q.question for q in questions]
+    assert {e.family for e in asked} == {f"pq:{q.group}" for q in questions}
+    assert sum(e.label == "question" for e in asked) >= 0.9 * len(asked)
+    told = {e.text: e for e in asked}["sum1 i met on a game wants to meet me is that ok"]
+    assert (told.label, told.category) == ("disclosure", "grooming")
+
+
+def tuning_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "tuning"
+    folder.mkdir()
+    write(folder / "a.jsonl", "\n".join(json.dumps(
+        {"id": f"q{n}", "school": "alder", "role": "pupil", "question": f"can I bring item {n}?",
+         "answerable": False, "evidence": [], "kind": "not_covered", "section": "Phones"}) for n in (1, 2)))
+    write(tmp_path / "one.yml", "families:\n  - id: same\n    label: other\n    urgency: none\n    category: other\n"
+          "    messages:\n" + "      - [pupil, hi]\n" * 5)
+    return folder
+
+
+@pytest.mark.parametrize("lines, message", [
+    (['{"id": "q1", "label": "question", "urgency": "none", "category": "other"}'],
+     r": 1 tuning question\(s\) have no label, first 'q2'"),
+    (['{"id": "q9", "label": "question", "urgency": "none", "category": "other"}'], r":1: 'q9' is not a tuning question"),
+    (['{"id": "q1", "label": "question", "urgency": "none", "category": "other"}'] * 2, r":2: 'q1' is labelled twice"),
+    (['{"id": "q1", "label": "concern", "urgency": "none", "category": "other"}'],
+     r":1: a concern has urgency standard, not 'none'"),
+    (['{"id": "q1"}'], r':1: expected \{"id", "label", "urgency", "category"\}'),
+])
+def test_tuning_question_labels_are_checked_exactly(tmp_path: Path, lines: list[str], message: str) -> None:
+    tuning_dir = tuning_folder(tmp_path)
+    write(tmp_path / "policy_questions.jsonl", "\n".join(lines))
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path / 'policy_questions.jsonl'))}{message}"):
+        load_corpus(tmp_path, tuning_dir)
+
+
+def test_labelled_tuning_questions_are_examples_grouped_by_section(tmp_path: Path) -> None:
+    tuning_dir = tuning_folder(tmp_path)
+    write(tmp_path / "policy_questions.jsonl", "\n".join(
+        json.dumps({"id": f"q{n}", "label": "question", "urgency": "none", "category": "online_safety"})
+        for n in (2, 1)))
+    asked = [e for e in load_corpus(tmp_path, tuning_dir) if e.family.startswith("pq:")]
+    assert [(e.text, e.role, e.label, e.family) for e in asked] == [
+        ("can I bring item 1?", "pupil", "question", "pq:alder|Phones"),
+        ("can I bring item 2?", "pupil", "question", "pq:alder|Phones")]
 
 
 def test_grouped_folds_never_put_a_family_on_both_sides(corpus: tuple[Example, ...]) -> None:

@@ -1,0 +1,75 @@
+"""The answer core's tuning questions (data/eval/tuning/*.jsonl): the development file's format plus `section`.
+
+Written school by school from the policies alone; the answer model is trained and cross-validated on them, and the
+safeguarding screen learns from them what everyday policy questions look like (each one labelled by the screen
+corpus's rubric in data/safeguarding/training/policy_questions.jsonl). Light on imports: both sides read it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot import settings
+
+
+@dataclass(frozen=True)
+class TuningQuestion:
+    """One tuning question: who asks what at which school, the verbatim evidence (none when the policy does not
+    answer), its kind and the policy section it is about."""
+
+    id: str
+    school: str
+    role: str
+    question: str
+    answerable: bool
+    evidence: tuple[str, ...]
+    kind: str
+    section: str
+
+    @property
+    def group(self) -> str:
+        """The cross-validation group: the school's section (questions about one section stay together)."""
+        return f"{self.school}|{self.section or 'none'}"
+
+
+def default_corpus_dir() -> Path:
+    return settings.data_dir() / "eval" / "tuning"
+
+
+def load_questions(directory: Path | str | None = None) -> list[TuningQuestion]:
+    """Every question of every *.jsonl file in the folder; a bad line is an exact error naming file and line."""
+    folder = Path(directory or default_corpus_dir())
+    files = sorted(folder.glob("*.jsonl"))
+    if not files:
+        raise ValueError(f"no tuning questions (*.jsonl) in {folder}")
+    questions: list[TuningQuestion] = []
+    for path in files:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+                evidence = tuple(raw.get("evidence") or ())
+                question = TuningQuestion(str(raw["id"]), str(raw["school"]), str(raw.get("role") or "any"),
+                                          str(raw["question"]), bool(raw["answerable"]), evidence,
+                                          str(raw.get("kind", "")), str(raw.get("section") or "none"))
+            except (ValueError, KeyError, TypeError) as problem:
+                raise ValueError(f"{path}:{number}: not a valid tuning question ({problem})") from None
+            if question.answerable != bool(evidence):
+                raise ValueError(f"{path}:{number}: an answerable question needs evidence spans, and an "
+                                 f"unanswerable one none")
+            questions.append(question)
+    return questions
+
+
+def corpus_fingerprint(directory: Path | str | None = None) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(Path(directory or default_corpus_dir()).glob("*.jsonl")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+__all__ = ["TuningQuestion", "corpus_fingerprint", "default_corpus_dir", "load_questions"]
