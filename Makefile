@@ -11,6 +11,8 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_PROGRESS_BARS := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Rasa's usage telemetry stays off everywhere (children's conversations; a school's network).
+export RASA_TELEMETRY_ENABLED := false
 
 VENV      := .venv
 PY        := $(VENV)/bin/python
@@ -30,7 +32,7 @@ help:
 	@echo "make e2e-web    the web chat's end-to-end tests: socket.io security checks and headless Chromium"
 	@echo "make teams-package  build the Teams app zip (TEAMS_PACKAGE_ARGS=\"--developer-name ... --website-url ...\")"
 	@echo "make eval       evidence@1/@3, abstention, wrong-school citations; the screen on the dev set and its corpus's grouped CV"
-	@echo "make eval-e2e   the safeguarding dev set through the whole assistant over REST (same figures as make eval)"
+	@echo "make eval-e2e   the safeguarding dev set and the policy questions through the whole assistant over REST"
 	@echo "make bench      retrieval quality, latency, build and scale; the answer core side by side (dev, CV, baselines)"
 	@echo "make bench-e2e  the whole assistant: train time, REST latency at 1 and 20 users, RSS, NLU cross-validation"
 	@echo "make index      build the per-school indexes that are missing or stale"
@@ -64,7 +66,7 @@ test: install index validate test-stories web chromium
 eval: install index
 	$(POLICYBOT) eval
 
-# The safeguarding dev set through the real Rasa + action servers over REST, one conversation per message.
+# The safeguarding dev set, then the policy questions, through the real Rasa + action servers over REST.
 eval-e2e: install index train
 	$(PY) -m tools.eval_e2e
 
@@ -130,7 +132,8 @@ teams-package: install
 	$(PY) scripts/teams-package.py $(TEAMS_PACKAGE_ARGS)
 
 shell: install
-	$(RASA) shell --model models/policybot.tar.gz --endpoints endpoints.yml
+	@test -s artifacts/action-token || { echo "start the assistant first (make run): it makes the action server's secret" >&2; exit 1; }
+	POLICYBOT_ACTION_TOKEN="$$(cat artifacts/action-token)" $(RASA) shell --model models/policybot.tar.gz --endpoints endpoints.yml
 
 clean:
 	rm -rf artifacts/

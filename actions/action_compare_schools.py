@@ -1,4 +1,5 @@
-"""Trust view: the same question answered side by side from each school's own policy (trust staff only)."""
+"""Trust view: the same question answered side by side from each school's own policy (trust staff only; anyone
+else gets their own school's answer)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
+from actions.action_answer_policy_question import ActionAnswerPolicyQuestion
 from bot.qa.conversation import compare_schools
 
 
@@ -19,9 +21,10 @@ class ActionCompareSchools(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:
         if not tracker.get_slot("trust_staff"):
-            dispatcher.utter_message(text="Comparing schools is only for trust staff. I can answer from your "
-                                          "own school's policy — what would you like to know?")
-            return []
+            # Only trust staff see every school's answer; anyone else gets their own school's, as `policybot ask`
+            # gives it (the classifier also calls "is there another policy to read alongside this one?" a
+            # comparison).
+            return await ActionAnswerPolicyQuestion().run(dispatcher, tracker, domain)
         question = (tracker.latest_message.get("text") or "").strip()
         directory = services.schools()
         for answer in compare_schools(services.assistant(), directory.slugs, question, "staff"):

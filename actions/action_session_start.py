@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
+from bot.core import contract
 from bot.core.roles import canonical_role
 
 CARRIED_SLOTS = ("school", "role", "trust_staff")
@@ -35,7 +36,7 @@ class ActionSessionStart(Action):
             role = None
         if role and role != "any":
             events.append(SlotSet("role", role))
-        if metadata.get("trust_staff") is True:
+        if metadata.get(contract.TRUST_STAFF_KEY) is True:
             events.append(SlotSet("trust_staff", True))
         events.append(ActionExecuted("action_listen"))
         return events

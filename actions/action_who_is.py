@@ -1,4 +1,5 @@
-"""Answer "who is the DSL / online-safety lead / head?" from the school's profile, citing the policy."""
+"""Answer "who is the DSL / online-safety lead / head?" from the school's profile, citing the policy; any other
+"who ..." question (whose job is it to ...?) from the policy, through the same composer as every answer."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from rasa_sdk.types import DomainDict
 from actions import services
 from actions.answering import asked_school
 from actions.inducting import carry_on_if_inducting
+from actions.action_answer_policy_question import ActionAnswerPolicyQuestion
 from bot.qa.conversation import POSTS, who_is
+from bot.qa.people import asked_post
 
 
 class ActionWhoIs(Action):
@@ -21,13 +24,18 @@ class ActionWhoIs(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:
+        text = (tracker.latest_message.get("text") or "").strip()
+        entity = next(tracker.get_latest_entity_values("post"), None)
+        post = asked_post(text) or (entity if entity in POSTS else None)
+        if post is None:
+            # "Whose job is it to train staff?" names no post: the policy answers it, through the composer
+            # `policybot ask` uses.
+            return await ActionAnswerPolicyQuestion().run(dispatcher, tracker, domain)
         school = asked_school(tracker)
         if not school:
             dispatcher.utter_message(response="utter_ask_school")
-            return [SlotSet("pending_question", tracker.latest_message.get("text"))]
-        post = next(tracker.get_latest_entity_values("post"), None)
-        if post not in POSTS:
-            post = "dsl"  # "who do I talk to?" -> the person responsible for keeping children safe
+            return [SlotSet("pending_question", text)]
+        # The same words as `policybot ask` (PolicyAssistant.answer reads "who is the ...?" with asked_post too).
         dispatcher.utter_message(text=who_is(services.assistant(), school, post).text)
         carry_on_if_inducting(dispatcher, tracker, school)
         return []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import threading
@@ -78,6 +79,8 @@ class AssistantServers:
     rasa_port: int = 0
     actions_port: int = 0
     processes: list[subprocess.Popen] = field(default_factory=list)
+    #: The shared secret Rasa sends to the action server (made per start).
+    action_token: str = ""
     logs: list[Path] = field(default_factory=list)
     _log_files: list[IO[str]] = field(default_factory=list, init=False, repr=False)
 
@@ -97,18 +100,22 @@ class AssistantServers:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.rasa_port, self.actions_port = free_port(), free_port()
         endpoints = self.workdir / "endpoints.yml"
+        self.action_token = secrets.token_urlsafe(32)
         endpoints.write_text(
             f"action_endpoint:\n  url: http://127.0.0.1:{self.actions_port}/webhook\n"
+            f"  headers:\n    Authorization: Bearer ${{POLICYBOT_ACTION_TOKEN}}\n"  # plain: Rasa expands ${{}} only there
             f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {self.workdir / 'tracker.db'}\n",
             encoding="utf-8")
         env = {**os.environ, "POLICYBOT_DATABASE_URL": f"sqlite:///{self.workdir / 'policybot.db'}",
                "POLICYBOT_CONCERNS_DATABASE_URL": f"sqlite:///{self.workdir / 'concerns.db'}",
                "TF_CPP_MIN_LOG_LEVEL": "3", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-               **self.extra_env}
+               "POLICYBOT_ACTION_TOKEN": self.action_token, "POLICYBOT_BIND_HOST": "127.0.0.1",
+               "RASA_TELEMETRY_ENABLED": "false", **self.extra_env}
         self.logs = [self.workdir / "actions.log", self.workdir / "rasa.log"]
         commands = [
-            [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
-            [str(VENV_BIN / "rasa"), "run", "--enable-api", "--port", str(self.rasa_port), "--model",
+            [str(VENV_BIN / "python"), "-m", "channels.action_server", "--port", str(self.actions_port)],
+            [str(VENV_BIN / "rasa"), "run", "--interface", "127.0.0.1", "--enable-api", "--port",
+             str(self.rasa_port), "--model",
              str(self.model), "--credentials", str(settings.PROJECT_ROOT / "credentials.yml"),
              "--endpoints", str(endpoints)],
         ]

@@ -1,21 +1,29 @@
 """The REST channel, through the channel guard (channels/guard.py): every message gets a reply, an over-long one
 a kind refusal, a risky one the signposting. The metadata's school and role are believed (a trusted backend signs
-people in); the keys only a channel may set (message id, whole text) are never taken from the client.
+people in); the keys only a channel may set (message id, whole text, trust staff) are never taken from the client.
+
+Who may call it: with POLICYBOT_REST_TOKEN set, only a client sending `Authorization: Bearer <token>` (the school's
+backend); without one, only a client on this machine, talking to it directly (loopback, and no proxy's
+X-Forwarded-For / Forwarded header: a reverse proxy on the same machine would make everyone look local).
 Registered in credentials.yml as `channels.rest.GuardedRestInput`; its URL stays /webhooks/rest/webhook.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import ipaddress
 import json
 import logging
+import os
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.shared.constants import DEFAULT_SENDER_ID
-from sanic import Blueprint
+from sanic import Blueprint, response
 from sanic.request import Request
+from sanic.response import HTTPResponse
 
 from bot.core import contract
 from channels.guard import guarded_turn
@@ -27,7 +35,22 @@ logger = logging.getLogger(__name__)
 #: scoped_message_id), so no client can make its message collapse into another sender's record.
 MAX_MESSAGE_ID_CHARS = 128
 #: Metadata keys only the channel may set: what a client sends under these names is dropped.
-CHANNEL_KEYS = (contract.MESSAGE_ID_KEY, contract.FULL_TEXT_KEY)
+CHANNEL_KEYS = (contract.MESSAGE_ID_KEY, contract.FULL_TEXT_KEY, contract.TRUST_STAFF_KEY)
+TOKEN_ENV = "POLICYBOT_REST_TOKEN"
+PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
+
+
+def client_allowed(headers: Any, client_ip: str, token: str | None) -> bool:
+    """With a token, the exact bearer token (constant time); without one, a direct client on loopback only."""
+    if token:
+        scheme, _, given = (headers.get("authorization") or "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+    if any(headers.get(name) for name in PROXY_HEADERS):
+        return False
+    try:
+        return ipaddress.ip_address(client_ip).is_loopback
+    except ValueError:
+        return False
 
 
 def scoped_message_id(sender_id: str, client_id: object) -> str | None:
@@ -70,4 +93,15 @@ class GuardedRestInput(RestInput):
                 message.message_id = message.metadata[contract.MESSAGE_ID_KEY]
             await guarded_turn(message, on_new_message, "rest")
 
-        return super().blueprint(guarded)
+        blueprint = super().blueprint(guarded)
+        token = os.environ.get(TOKEN_ENV, "").strip() or None
+
+        @blueprint.middleware("request")
+        async def only_allowed_clients(request: Request) -> HTTPResponse | None:
+            if request.path.endswith("/webhook") and not client_allowed(request.headers, request.ip, token):
+                logger.warning("REST channel: refused a client (%s)", "no or wrong token" if token
+                               else "not a direct loopback client; set POLICYBOT_REST_TOKEN to serve others")
+                return response.json({"error": "unauthorised"}, status=401)
+            return None
+
+        return blueprint

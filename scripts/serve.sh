@@ -3,6 +3,8 @@
 # Called by `make run`; assumes `make install index train` already ran. Ports: RASA_PORT (5005), ACTIONS_PORT (5055).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Everything this writes (databases, logs, caught mail, secrets) is for this user only.
+umask 077
 
 RASA_PORT="${RASA_PORT:-5005}"
 ACTIONS_PORT="${ACTIONS_PORT:-5055}"
@@ -29,27 +31,33 @@ if [ -z "${POLICYBOT_SMTP_HOST:-}" ]; then
   pids+=($!)
 fi
 
-# Rasa's HTTP API can read any conversation (disclosures included), so it needs a token: made once, 0600.
-if [ ! -s artifacts/rasa-api-token ]; then
-  (umask 077; .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))' > artifacts/rasa-api-token)
+# Secrets are made once, 0600: the one Rasa sends to the action server (which refuses every call without it) and,
+# when the HTTP API is asked for, the API's token (the API can read any conversation, disclosures included).
+secret() { [ -s "$1" ] || .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))' > "$1"; cat "$1"; }
+export POLICYBOT_ACTION_TOKEN="$(secret artifacts/action-token)"
+# Loopback only: a reverse proxy in front (docs) is what the school's network reaches. No telemetry.
+export POLICYBOT_BIND_HOST="${POLICYBOT_BIND_HOST:-127.0.0.1}" RASA_TELEMETRY_ENABLED=false
+api=()
+if [ "${POLICYBOT_ENABLE_API:-0}" = 1 ]; then
+  api=(--enable-api --auth-token "$(secret artifacts/rasa-api-token)")
 fi
 
-setsid .venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" >logs/actions.log 2>&1 &
+setsid .venv/bin/python -m channels.action_server --port "$ACTIONS_PORT" >logs/actions.log 2>&1 &
 pids+=($!)
-setsid .venv/bin/rasa run --enable-api --port "$RASA_PORT" --model "$MODEL" --credentials credentials.yml \
-  --endpoints endpoints.yml --cors "http://localhost:$RASA_PORT" --auth-token "$(cat artifacts/rasa-api-token)" \
+setsid .venv/bin/rasa run --interface "$POLICYBOT_BIND_HOST" --port "$RASA_PORT" --model "$MODEL" \
+  --credentials credentials.yml --endpoints endpoints.yml --cors "http://localhost:$RASA_PORT" "${api[@]}" \
   >logs/rasa.log 2>&1 &
 pids+=($!)
 
 echo "starting (logs in logs/rasa.log and logs/actions.log) ..."
 for _ in $(seq 1 180); do
-  if curl -sf "http://localhost:$RASA_PORT/status?token=$(cat artifacts/rasa-api-token)" >/dev/null 2>&1 \
-     && curl -sf "http://localhost:$ACTIONS_PORT/health" >/dev/null 2>&1; then
+  if curl -sf "http://127.0.0.1:$RASA_PORT/" >/dev/null 2>&1 \
+     && curl -sf "http://127.0.0.1:$ACTIONS_PORT/health" >/dev/null 2>&1; then
     cat <<MSG
-The assistant is running.
-  Chat over REST:  curl -s localhost:$RASA_PORT/webhooks/rest/webhook \\
+The assistant is running, reachable from this machine only (127.0.0.1).
+  Chat over REST:  curl -s 127.0.0.1:$RASA_PORT/webhooks/rest/webhook \\
                      -d '{"sender":"me","message":"can I use my phone in lessons?","metadata":{"school":"ken-stimpson","role":"pupil"}}'
-  Web chat:        http://localhost:$RASA_PORT/chat/ken-stimpson   (any school slug; ?role=parent for parents)
+  Web chat:        http://127.0.0.1:$RASA_PORT/chat/ken-stimpson   (any school slug; ?role=parent for parents)
   Terminal chat:   make shell      (in another terminal)
   DSL inbox:       .venv/bin/policybot concerns list --school ken-stimpson --as ken-stimpson-dsl
   Notifications:   artifacts/mail/ (local mail catcher; set POLICYBOT_SMTP_HOST to use a real server)

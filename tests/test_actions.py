@@ -144,11 +144,20 @@ def test_who_is_the_dsl_comes_from_the_profile() -> None:
     assert dispatcher.messages[0]["text"].startswith("The Designated Safeguarding Lead at Birch is Tom Reed.")
 
 
+def test_a_who_question_that_is_not_who_is_the_x_is_answered_from_the_policy() -> None:
+    """The classifier says who_is, but "whose job is it ...?" names no post: the policy answers, as on the CLI."""
+    question = "whose job is it to check the filtering works?"
+    _, dispatcher = run(ActionWhoIs(), tracker(question, {"school": "alder", "role": "staff"}, intent="who_is"))
+    assert dispatcher.messages[0]["text"] == services.assistant().answer("alder", question, "staff").text
+
+
 def test_school_comparison_is_only_for_trust_staff() -> None:
-    """Without the trust flag the comparison is refused; with it, each school answers in its own words."""
-    _, refused = run(ActionCompareSchools(), tracker("how do our schools differ on phones?", {"school": "alder"},
-                                                     intent="compare_schools"))
-    assert refused.messages[0]["text"].startswith("Comparing schools is only for trust staff.")
+    """Without the trust flag the person gets their own school's answer, as `policybot ask` gives it; with it,
+    each school answers in its own words."""
+    _, own = run(ActionCompareSchools(), tracker("how do our schools differ on phones?",
+                                                 {"school": "alder", "role": "staff"}, intent="compare_schools"))
+    assert own.messages[0]["text"] == services.assistant().answer(
+        "alder", "how do our schools differ on phones?", "staff").text
     _, compared = run(ActionCompareSchools(), tracker("how do our schools differ on phones?",
                                                       {"school": "alder", "trust_staff": True},
                                                       intent="compare_schools"))

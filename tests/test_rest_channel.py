@@ -118,3 +118,29 @@ def test_a_client_id_utf8_cannot_encode_still_gets_a_key() -> None:
     """json.loads accepts lone surrogates ("\\ud800"); the key must not fail on them."""
     key = scoped_message_id("pupil-\ud800", "m-\udfff")
     assert key is not None and key != scoped_message_id("pupil-", "m-")
+
+
+# ------------------------------------------------------------------------------------------------ who may call
+
+
+@pytest.mark.parametrize("headers, ip, token, allowed", [
+    ({}, "127.0.0.1", None, True),
+    ({}, "::1", None, True),
+    ({}, "10.0.0.7", None, False),
+    ({"x-forwarded-for": "203.0.113.9"}, "127.0.0.1", None, False),   # proxied: the real client is elsewhere
+    ({"forwarded": "for=203.0.113.9"}, "127.0.0.1", None, False),
+    ({}, "not-an-ip", None, False),
+    ({"authorization": "Bearer backend-secret"}, "10.0.0.7", "backend-secret", True),
+    ({"authorization": "Bearer wrong"}, "127.0.0.1", "backend-secret", False),
+    ({}, "127.0.0.1", "backend-secret", False),                         # a token, once set, is always needed
+])
+def test_who_may_call_the_rest_channel(headers: dict[str, str], ip: str, token: str | None, allowed: bool) -> None:
+    from channels.rest import client_allowed
+
+    assert client_allowed(headers, ip, token) is allowed
+
+
+def test_a_client_cannot_claim_trust_staff_or_set_the_whole_text() -> None:
+    message = post(Assistant(), {"sender": "s", "message": "hi", "metadata": {
+        "school": "ouston", "trust_staff": True, "full_text": "something else"}})
+    assert message.metadata == {"school": "ouston"}

@@ -9,7 +9,8 @@ what happened the way the school would see it:
     and a reply carrying the "Yes, tell someone" button is a check-in.
 The figures are the screen report's (bot/safeguarding/screen_eval.py), so they line up with `make eval`; then the
 messages where the assistant and the screen alone disagree ("integration loss"), and whether each immediate
-hand-off said 999 first. Ids and labels only are printed, never message text.
+hand-off said 999 first. Then the development questions and the tuning questions through the same assistant,
+against what the library says (tools/eval_e2e_answers.py). Ids and labels only are printed, never message text.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from sqlalchemy.engine import Engine
 
 from bot import settings, sqlstore
 from bot.core import contract
+from bot.evaluation import EvalItem, load_items
+from bot.qa import tuning
+from bot.qa.answer import PolicyAssistant
 from bot.safeguarding.records.schema import concerns, metadata
 from bot.safeguarding.screen import SafeguardingScreen
 from bot.safeguarding.screen_eval import (OBFUSCATION_SEED, ScreenItem, default_screen_items, load_screen_items,
@@ -37,6 +41,7 @@ from bot.safeguarding.types import ScreenResult
 from bot.schools import SchoolDirectory
 from bot.servers import AssistantServers, post_json
 from channels.rest import scoped_message_id
+from tools import eval_e2e_answers as answers
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default=str(settings.PROJECT_ROOT / "models" / "policybot.tar.gz"))
     parser.add_argument("--screen-items", default=str(default_screen_items()))
     parser.add_argument("-v", "--verbose", action="store_true", help="list the messages that differ, by id")
+    parser.add_argument("--questions", default=str(settings.default_eval_questions()),
+                        help="policy questions to ask through the assistant as well (dev format)")
+    parser.add_argument("--no-answers", action="store_true", help="only the safeguarding messages")
     args = parser.parse_args(argv)
     items = load_screen_items(Path(args.screen_items))
     schools = SchoolDirectory.load().slugs
@@ -147,6 +155,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                     for turn in lost + wrong_school:
                         print(f"  differs {turn.item.id}: want {turn.item.label}/{turn.item.urgency}, "
                               f"got {turn.result.label}/{turn.result.urgency}")
+            if not args.no_answers:
+                assistant = PolicyAssistant.learned()
+                question_sets = [(f"answers, whole assistant: {args.questions}", load_items(Path(args.questions)),
+                                  "dev")]
+                if any(tuning.default_corpus_dir().glob("*.jsonl")):
+                    question_sets.append((f"answers, whole assistant: the tuning questions "
+                                          f"({tuning.default_corpus_dir()}; the answer model was fitted on them, so "
+                                          f"this measures the pipeline around it, not the model)",
+                                          [EvalItem(q.id, q.school, q.role, q.question, q.answerable, q.evidence,
+                                                    q.kind) for q in tuning.load_questions()], "tuning"))
+                for title, questions, prefix in question_sets:
+                    for line in answers.report(title, answers.ask_all(servers, assistant, questions, prefix),
+                                               args.verbose):
+                        print(line)
     return 0
 
 

@@ -19,6 +19,8 @@ ROLE_KEY = "role"
 MESSAGE_ID_KEY = "message_id"
 #: An over-long message's whole text, for the concern record (the pipeline gets a shortened copy).
 FULL_TEXT_KEY = "full_text"
+#: Set by a channel that knows the person works for the trust (a Teams tenant): cross-school comparisons.
+TRUST_STAFF_KEY = "trust_staff"
 
 # ------------------------------------------------------------------------------------------------ intents
 

@@ -1,0 +1,84 @@
+"""The answers half of `make eval-e2e`: policy questions through the whole assistant over REST, against what the
+library (and so `policybot ask`) says for the same school, role and question.
+
+Each question is a new conversation. A reply is sorted as: the library's answer text (the same composer reached
+it), a hand-off (a concern reference in the reply) or check-in (the "Yes, tell someone" button), or something
+else (an intent the pipeline chose instead: out of scope, chitchat, a question back). The first is the only one
+where the person got the policy's answer, or its honest abstention, as the library gives it: anything else is
+loss in the pipeline around the answer core. Ids and counts only are printed, never question text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Sequence
+
+from bot.core import contract
+from bot.evaluation import EvalItem, citation_hits
+from bot.qa.answer import PolicyAssistant
+from bot.servers import AssistantServers, post_json
+
+REFERENCE = re.compile(r"\b[A-Z]{2,5}-\d{4}-\d{4}\b")
+#: REST metadata needs a person's role; a question asked as "anyone" is sent (and answered by the library) as a
+#: visitor's, the role with the fewest rules of its own.
+ROLE_FOR_ANY = "visitor"
+
+
+@dataclass(frozen=True)
+class AnswerTurn:
+    item: EvalItem
+    outcome: str  # "same", "handed_off", "checked_in", "other"
+    library_abstained: bool
+    library_first_right: bool
+
+
+def ask_all(servers: AssistantServers, assistant: PolicyAssistant, items: Sequence[EvalItem],
+            prefix: str) -> list[AnswerTurn]:
+    turns = []
+    for item in items:
+        role = item.role if item.role and item.role != "any" else ROLE_FOR_ANY
+        expected = assistant.answer(item.school, item.question, role)
+        status, replies = post_json(servers.webhook_url, {
+            "sender": f"{prefix}-{item.id}", "message": item.question,
+            "metadata": {contract.SCHOOL_KEY: item.school, contract.ROLE_KEY: role}})
+        if status != 200 or not isinstance(replies, list):
+            raise RuntimeError(f"{item.id}: the REST channel answered {status}")
+        texts = [str(r.get("text") or "") for r in replies]
+        payloads = [b.get("payload") for r in replies for b in r.get("buttons") or []]
+        if expected.text in texts:
+            outcome = "same"
+        elif any(REFERENCE.search(t) for t in texts):
+            outcome = "handed_off"
+        elif f"/{contract.PASS_ON_INTENT}" in payloads:
+            outcome = "checked_in"
+        else:
+            outcome = "other"
+        hits = citation_hits(item, expected.citations[:1]) if item.answerable else []
+        turns.append(AnswerTurn(item, outcome, expected.abstained, bool(hits and hits[0])))
+    return turns
+
+
+def report(title: str, turns: Sequence[AnswerTurn], verbose: bool = False) -> list[str]:
+    answerable = [t for t in turns if t.item.answerable]
+    unanswerable = [t for t in turns if not t.item.answerable]
+
+    def share(part: Sequence[AnswerTurn], test) -> str:
+        return f"{sum(bool(test(t)) for t in part) / max(len(part), 1):.3f}"
+
+    lines = [title, f"  questions: {len(turns)} ({len(answerable)} answerable)"]
+    for name, part in (("answerable", answerable), ("unanswerable", unanswerable)):
+        counts = Counter(t.outcome for t in part)
+        lines.append(f"  {name}: the library's reply {counts['same']}, handed off {counts['handed_off']}, "
+                     f"checked in {counts['checked_in']}, something else {counts['other']}")
+    lines += [f"  evidence@1, library alone: {share(answerable, lambda t: t.library_first_right and not t.library_abstained)}"
+              f"; whole assistant: {share(answerable, lambda t: t.outcome == 'same' and t.library_first_right and not t.library_abstained)}",
+              f"  unanswerable abstained, library alone: {share(unanswerable, lambda t: t.library_abstained)}"
+              f"; whole assistant (the library's abstention, or out of scope): "
+              f"{share(unanswerable, lambda t: (t.outcome == 'same' and t.library_abstained) or t.outcome == 'other')}",
+              f"  integration loss: {sum(t.outcome != 'same' for t in turns)} of {len(turns)} replies are not the "
+              f"library's"]
+    if verbose:
+        lines += [f"  differs {t.item.id}: {t.outcome}" for t in turns if t.outcome != "same"]
+    return lines
