@@ -7,6 +7,7 @@ waits without a limit: start-up has one deadline, and stopping sends SIGTERM, th
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -81,6 +82,8 @@ class AssistantServers:
     processes: list[subprocess.Popen] = field(default_factory=list)
     #: The shared secret Rasa sends to the action server (made per start).
     action_token: str = ""
+    #: The key the tracker store encrypts conversations with (made per start).
+    tracker_key: str = ""
     logs: list[Path] = field(default_factory=list)
     _log_files: list[IO[str]] = field(default_factory=list, init=False, repr=False)
 
@@ -101,15 +104,18 @@ class AssistantServers:
         self.rasa_port, self.actions_port = free_port(), free_port()
         endpoints = self.workdir / "endpoints.yml"
         self.action_token = secrets.token_urlsafe(32)
+        self.tracker_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()  # a Fernet key
         endpoints.write_text(
             f"action_endpoint:\n  url: http://127.0.0.1:{self.actions_port}/webhook\n"
             f"  headers:\n    Authorization: Bearer ${{POLICYBOT_ACTION_TOKEN}}\n"  # plain: Rasa expands ${{}} only there
-            f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {self.workdir / 'tracker.db'}\n",
+            f"tracker_store:\n  type: components.tracker_store.EncryptedSQLTrackerStore\n  dialect: sqlite\n"
+            f"  db: {self.workdir / 'tracker.db'}\n",
             encoding="utf-8")
         env = {**os.environ, "POLICYBOT_DATABASE_URL": f"sqlite:///{self.workdir / 'policybot.db'}",
                "POLICYBOT_CONCERNS_DATABASE_URL": f"sqlite:///{self.workdir / 'concerns.db'}",
                "TF_CPP_MIN_LOG_LEVEL": "3", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                "POLICYBOT_ACTION_TOKEN": self.action_token, "POLICYBOT_BIND_HOST": "127.0.0.1",
+               "POLICYBOT_TRACKER_KEY": self.tracker_key,
                "RASA_TELEMETRY_ENABLED": "false", **self.extra_env}
         self.logs = [self.workdir / "actions.log", self.workdir / "rasa.log"]
         commands = [

@@ -35,6 +35,13 @@ fi
 # when the HTTP API is asked for, the API's token (the API can read any conversation, disclosures included).
 secret() { [ -s "$1" ] || .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))' > "$1"; cat "$1"; }
 export POLICYBOT_ACTION_TOKEN="$(secret artifacts/action-token)"
+# The tracker store's key (a Fernet key): conversations are encrypted at rest (components/tracker_store.py).
+[ -s artifacts/tracker-key ] || .venv/bin/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())' > artifacts/tracker-key
+export POLICYBOT_TRACKER_KEY="$(cat artifacts/tracker-key)"
+if [ -e artifacts/rasa/tracker.db ]; then
+  echo "note: artifacts/rasa/tracker.db holds conversations from before they were encrypted, in plain text;" \
+       "nothing reads it any more: delete it (rm artifacts/rasa/tracker.db)" >&2
+fi
 # Loopback only: a reverse proxy in front (docs) is what the school's network reaches. No telemetry.
 export POLICYBOT_BIND_HOST="${POLICYBOT_BIND_HOST:-127.0.0.1}" RASA_TELEMETRY_ENABLED=false
 api=()

@@ -100,3 +100,15 @@ def test_rest_from_beyond_this_machine_without_a_token_is_refused(servers: Assis
     status, body = post(servers.webhook_url, {"sender": "outside", "message": "hello",
                                               "metadata": {"school": "ouston"}}, {"X-Forwarded-For": "203.0.113.9"})
     assert (status, json.loads(body)) == (401, {"error": "unauthorised"})
+
+
+def test_a_disclosure_is_not_in_the_tracker_store_or_the_logs_in_plain_text(servers: AssistantServers) -> None:
+    status, body = post(servers.webhook_url, {"sender": "surface-canary", "message_id": "surface-canary-1",
+                                              "message": f"my stepdad hits me every night {CANARY}",
+                                              "metadata": {"school": "ouston", "role": "pupil"}})
+    assert status == 200 and "0800 1111" in body
+    stored = (servers.workdir / "tracker.db").read_bytes()
+    assert b"surface-canary" in stored, "the conversation was stored (by sender id)"
+    assert CANARY.encode() not in stored
+    for log in servers.logs:
+        assert CANARY not in Path(log).read_text(encoding="utf-8", errors="replace")

@@ -73,9 +73,8 @@ def test_a_disclosure_at_the_end_of_a_huge_message_is_still_handed_off(servers: 
     """100,000 characters of filler then a disclosure: handed off, and the record keeps the whole message."""
     words = "blah " * 20_000 + f"my uncle makes me touch him when he babysits {CANARY}"
     reply = say(servers, "e2e-huge", words, {"school": "ouston", "role": "pupil"}, message_id="e2e-huge-1")
-    concerns = store(servers).list_concerns("ouston", "ouston-dsl", status="all")
-    assert len(concerns) == 1 and concerns[0].reference in reply
-    assert store(servers).show(concerns[0].reference, "ouston", "ouston-dsl").words == words
+    [ours] = [c for c in store(servers).list_concerns("ouston", "ouston-dsl", status="all") if c.reference in reply]
+    assert store(servers).show(ours.reference, "ouston", "ouston-dsl").words == words
 
 
 def test_naming_another_school_then_disclosing_records_at_the_channels_school(servers: AssistantServers) -> None:
