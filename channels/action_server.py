@@ -6,7 +6,8 @@ made-up tracker and `next_action: action_dsl_handoff` created a real concern rec
 secret as `Authorization: Bearer …` (endpoints.yml `action_endpoint.headers`, from POLICYBOT_ACTION_TOKEN); without
 it every path but /health is 401 and nothing runs. rasa-sdk's own error handler answers a failing action with the
 whole request body (the tracker, children's words included), which Rasa then logs; this one says only which action
-failed.
+failed. It checks the safeguarding configuration before it listens, and starts the notification outbox with the
+server.
 
 Run: python -m channels.action_server --port 5055   (POLICYBOT_ACTION_TOKEN and POLICYBOT_BIND_HOST from the
 environment; scripts/serve.sh and the test harness set them).
@@ -95,8 +96,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         token = required_token()
     except ActionServerConfigError as problem:
         parser.exit(2, f"action server: {problem}\n")
+    try:
+        # A bad safeguarding.yml stops the start here, with the file and the school named, rather than at the
+        # first disclosure, when a child is waiting for the reply.
+        from actions import services
+
+        services.concern_store()
+    except ValueError as problem:
+        parser.exit(2, f"action server: {problem}\n")
     host = os.environ.get(BIND_ENV, "127.0.0.1")
     app = create_app(token, args.actions)
+
+    @app.listener("after_server_start")
+    async def deliver_notifications(*_: object) -> None:
+        # Notifications still pending from before a restart go out now, not at the next disclosure.
+        services.outbox_worker()
     log.info("action server on http://%s:%d (every call but /health needs the shared secret)", host, args.port)
     app.run(host, args.port, workers=1, access_log=False)
     return 0

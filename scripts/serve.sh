@@ -14,6 +14,7 @@ mkdir -p artifacts/rasa logs
 # The servers run in their own sessions (setsid), so Ctrl-C reaches only this script, which then stops them in
 # order and exits 0; otherwise they would die of the same SIGINT and look like servers that crashed.
 pids=()
+mail_note=""
 stop() {
   trap - INT TERM EXIT
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -26,7 +27,13 @@ trap stop EXIT
 # Local mode: with no SMTP server configured, DSL notifications go to a mail catcher on loopback, which saves
 # each one under artifacts/mail/ (no details of any concern are ever in a notification).
 if [ -z "${POLICYBOT_SMTP_HOST:-}" ]; then
+  cat >&2 <<'WARN'
+*** NOTIFICATIONS STAY ON THIS MACHINE ***
+No POLICYBOT_SMTP_HOST is set, so DSL notifications go to a local mail catcher (artifacts/mail/), not to any DSL.
+Set POLICYBOT_SMTP_HOST (and _PORT, _FROM, _USER, _PASSWORD) before a school uses this.
+WARN
   export POLICYBOT_SMTP_HOST=127.0.0.1 POLICYBOT_SMTP_PORT="${POLICYBOT_SMTP_PORT:-8025}"
+  mail_note=" (the local mail catcher, saving to artifacts/mail/: NOT sent to any DSL)"
   setsid .venv/bin/policybot mailcatcher --port "$POLICYBOT_SMTP_PORT" --dir artifacts/mail >logs/mailcatcher.log 2>&1 &
   pids+=($!)
 fi
@@ -67,7 +74,7 @@ The assistant is running, reachable from this machine only (127.0.0.1).
   Web chat:        http://127.0.0.1:$RASA_PORT/chat/ken-stimpson   (any school slug; ?role=parent for parents)
   Terminal chat:   make shell      (in another terminal)
   DSL inbox:       .venv/bin/policybot concerns list --school ken-stimpson --as ken-stimpson-dsl
-  Notifications:   artifacts/mail/ (local mail catcher; set POLICYBOT_SMTP_HOST to use a real server)
+  Notifications:   ${POLICYBOT_SMTP_HOST}:${POLICYBOT_SMTP_PORT:-25}${mail_note}
 Press Ctrl-C to stop.
 MSG
     wait -n "${pids[@]}"

@@ -31,3 +31,21 @@ def test_only_the_exact_bearer_secret_passes(header: str | None, ok: bool) -> No
 def test_the_app_refuses_to_be_built_with_a_short_secret() -> None:
     with pytest.raises(ActionServerConfigError, match=r"^the action server's secret must be at least 32 characters$"):
         create_app("short")
+
+
+def test_a_bad_safeguarding_file_stops_the_start_naming_the_file(tmp_path) -> None:
+    """At start-up, not at the first disclosure: exit 2 and the file named."""
+    import os
+    import subprocess
+    import sys
+
+    from bot import settings
+
+    bad = tmp_path / "safeguarding.yml"
+    bad.write_text("schools: [this is not a mapping\n", encoding="utf-8")
+    env = {**os.environ, "POLICYBOT_ACTION_TOKEN": SECRET, "POLICYBOT_SAFEGUARDING_CONFIG": str(bad),
+           "POLICYBOT_CONCERNS_DATABASE_URL": f"sqlite:///{tmp_path / 'concerns.db'}"}
+    done = subprocess.run([sys.executable, "-m", "channels.action_server", "--port", "0"], env=env,
+                          cwd=settings.PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert f"action server: {bad}" in done.stderr
