@@ -640,3 +640,51 @@ def _write_settings(root: Path) -> Path:
     path = root / "safeguarding.yml"
     path.write_text(SAFEGUARDING_YML, encoding="utf-8")
     return path
+
+
+# ------------------------------------------------------------------------------------------------ allegations
+
+
+ROUTED = SafeguardingConfig({
+    "alder": SchoolSafeguarding("alder", ("mary.oak",), ("dsl@alder.example",), "https://teams.example/hook",
+                                allegation_readers=("head.alder",), allegation_email=("head@alder.example",)),
+})
+
+
+def test_an_allegation_about_staff_goes_to_the_allegation_readers_not_the_dsl(concerns_env: Path) -> None:
+    """KCSIE part 4: a staff-conduct concern is read and notified by the headteacher's account only; the DSL
+    list (which may hold the person accused) neither sees it nor is told, and a DSL's attempt is audited."""
+    store = make_store(concerns_env, config=ROUTED)
+    allegation = record(store, "m-staff", category="staff_conduct").reference
+    other = record(store, "m-pupil").reference
+    assert [c.reference for c in store.list_concerns("alder", "mary.oak", status="all")] == [other]
+    assert [c.reference for c in store.list_concerns("alder", "head.alder", status="all")] == [allegation]
+    with pytest.raises(ConcernNotFound, match=rf"^no concern {allegation} at school 'alder'$"):
+        store.show(allegation, "alder", "mary.oak")
+    with pytest.raises(ConcernNotFound):
+        store.acknowledge(allegation, "alder", "mary.oak")
+    assert store.show(allegation, "alder", "head.alder").words == CANARY
+    store.acknowledge(allegation, "alder", "head.alder")
+    with pytest.raises(ConcernNotFound):
+        store.show(other, "alder", "head.alder")
+    denied = [e for e in store.audit_entries() if e.action == "denied"]
+    assert [(e.actor, e.detail) for e in denied] == [("mary.oak", "a concern routed to other readers")] * 2 + [
+        ("head.alder", "a concern routed to other readers")]
+    claimed = store.claim_due(datetime(2100, 1, 1, tzinfo=timezone.utc), timedelta(minutes=5))
+    by_reference = {(item.reference, item.channel, item.destination) for item in claimed}
+    assert by_reference == {(allegation, "email", "head@alder.example"), (other, "email", "dsl@alder.example"),
+                            (other, "teams", "https://teams.example/hook")}
+
+
+def test_without_allegation_readers_the_dsl_reads_staff_conduct_as_before(concerns_env: Path) -> None:
+    store = make_store(concerns_env)
+    reference = record(store, "m-staff", category="staff_conduct").reference
+    assert store.show(reference, "alder", "mary.oak").category == "staff_conduct"
+
+
+def test_allegation_email_without_readers_is_an_exact_error(tmp_path: Path) -> None:
+    path = tmp_path / "safeguarding.yml"
+    path.write_text("schools:\n  alder:\n    dsl_readers: [mary.oak]\n    allegation_email: [head@alder.example]\n",
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match=r"school 'alder': allegation_email needs allegation_readers"):
+        SafeguardingConfig.load(path)

@@ -206,17 +206,37 @@ class ConcernStore:
         return audit.append(connection, self._now(), actor, action, reference, school, detail)
 
     def _reader(self, school: str, actor: str) -> str:
-        """Check the school and the reader (exact early errors); returns the actor as given, trimmed."""
+        """Check the school and the reader (exact early errors); returns the actor as given, trimmed. DSL readers
+        and allegation readers both pass; which concerns each sees is `_may_read`'s."""
         self.schools.get(school)  # ValueError listing the known slugs
-        if not self.config.for_school(school).is_reader(actor):
-            # A refused attempt is part of the record too: the DSL can see who tried to read what.
-            try:
-                self._transaction(lambda connection: self._audit(connection, str(actor)[:128], "denied", None,
-                                                                 school, "not a DSL reader for this school"))
-            except RecordStoreUnavailable:
-                pass  # the refusal stands either way
+        settings = self.config.for_school(school)
+        if not (settings.is_reader(actor) or settings.is_allegation_reader(actor)):
+            self._denied(school, actor, None, "not a DSL reader for this school")
             raise PermissionError(f"{actor!r} is not a DSL reader for school {school!r}")
         return actor.strip()
+
+    def _denied(self, school: str, actor: str, reference: str | None, why: str) -> None:
+        # A refused attempt is part of the record too: the school can see who tried to read what.
+        try:
+            self._transaction(lambda connection: self._audit(connection, str(actor)[:128], "denied", reference,
+                                                             school, why))
+        except RecordStoreUnavailable:
+            pass  # the refusal stands either way
+
+    def _readable(self, connection: Connection, reference: str, school: str, actor: str) -> Any:
+        """The row, if `actor` may read its category; another reader's concern is not found (its existence is
+        not confirmed to, say, a DSL who may be the person an allegation is about)."""
+        row = _find(connection, reference, school)
+        if not self.config.for_school(school).may_read(actor, row.category):
+            raise _NotYours(f"no concern {reference} at school '{school}'")
+        return row
+
+    def _guarded(self, work: Callable[[Connection], Any], reference: str, school: str, actor: str) -> Any:
+        try:
+            return self._transaction(work)
+        except _NotYours:
+            self._denied(school, actor, None, "a concern routed to other readers")
+            raise ConcernNotFound(f"no concern {reference} at school '{school}'") from None
 
     # -- writing a concern
 
@@ -242,7 +262,7 @@ class ConcernStore:
         # Bounded columns are fitted here, so PostgreSQL never rejects (and so loses) a disclosure over a length.
         key = message_id if len(message_id) <= 255 else "sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
         role, channel = (role or "any")[:32], (channel or "unknown")[:64]
-        destinations = self.config.for_school(school).destinations()
+        destinations = self.config.for_school(school).destinations(category)
 
         def work(connection: Connection) -> RecordResult:
             existing = connection.execute(
@@ -289,8 +309,10 @@ class ConcernStore:
         elif status != "all":
             query = query.where(concerns.c.status == status)
 
+        settings = self.config.for_school(school)
+
         def work(connection: Connection) -> list[ConcernSummary]:
-            rows = [_summary(row) for row in connection.execute(query)]
+            rows = [_summary(row) for row in connection.execute(query) if settings.may_read(actor, row.category)]
             self._audit(connection, actor, "listed", None, school, f"status={status} count={len(rows)}")
             return rows
 
@@ -304,11 +326,11 @@ class ConcernStore:
         reference = reference.strip().upper()
 
         def work(connection: Connection) -> ConcernRecord:
-            row = _find(connection, reference, school)
+            row = self._readable(connection, reference, school, actor)
             self._audit(connection, actor, "exported" if export else "read", reference, school)
             return _record(row, audit.history(connection, reference))
 
-        return self._transaction(work)
+        return self._guarded(work, reference, school, actor)
 
     def acknowledge(self, reference: str, school: str, actor: str) -> ConcernSummary:
         """new -> acknowledged: the DSL has picked it up; audited."""
@@ -325,7 +347,7 @@ class ConcernStore:
                                    else ("acknowledged", "close", "an"))
 
         def work(connection: Connection) -> ConcernSummary:
-            current = _find(connection, reference, school).status
+            current = self._readable(connection, reference, school, actor).status
             if current != required:
                 hint = "; acknowledge it first" if current == "new" else ""
                 raise ValueError(f"cannot {verb} {reference}: its status is '{current}' and only {article} "
@@ -345,7 +367,7 @@ class ConcernStore:
             self._audit(connection, actor, target, reference, school, detail)
             return _summary(_find(connection, reference, school))
 
-        return self._transaction(work)
+        return self._guarded(work, reference, school, actor)
 
     # -- audit
 
@@ -414,6 +436,10 @@ def _summary(row: Any) -> ConcernSummary:
     return ConcernSummary(row.reference, row.school, row.urgency, row.category, row.kind, row.role, row.channel,
                           _utc(row.created_at), row.status, row.acknowledged_by, _maybe_utc(row.acknowledged_at),
                           row.closed_by, _maybe_utc(row.closed_at))
+
+
+class _NotYours(Exception):
+    """Inside a transaction: the concern is routed to other readers (turned into ConcernNotFound outside it)."""
 
 
 def _find(connection: Connection, reference: str, school: str) -> Any:
