@@ -6,42 +6,15 @@ ignored) or, where the span is a table row that ingestion rewrote, when it holds
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from bot.qa.answer import Answer, Citation
+# The question format lives with the tuning corpus (light imports); re-exported here for the dev-set tools.
+from bot.qa.tuning import EvalItem, load_items
 from bot.text import collapse, words
 
 TABLE_WORD_SHARE = 0.85
-
-
-@dataclass(frozen=True)
-class EvalItem:
-    id: str
-    school: str
-    role: str
-    question: str
-    answerable: bool
-    evidence: tuple[str, ...]
-    kind: str = ""
-
-
-def load_items(path: Path) -> list[EvalItem]:
-    items = []
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-                items.append(EvalItem(raw["id"], raw["school"], raw.get("role") or "any", raw["question"],
-                                      bool(raw.get("answerable", True)), tuple(raw.get("evidence") or ()),
-                                      raw.get("kind", "")))
-            except (ValueError, KeyError) as problem:
-                raise ValueError(f"{path}:{number}: not a valid question line ({problem})") from None
-    return items
 
 
 def span_found(span: str, text: str) -> bool:
@@ -117,3 +90,6 @@ def abstention_sweep(items: Sequence[EvalItem], signals: Callable[[EvalItem], tu
                         for answerable, best, mostly_unseen in measured)
             grid.append((low, high, right / max(len(measured), 1)))
     return grid
+
+
+__all__ = ["EvalItem", "EvalReport", "abstention_sweep", "citation_hits", "evaluate", "load_items", "span_found"]

@@ -59,10 +59,6 @@ def figures_of(items: Sequence[EvalItem], answer: Callable[[EvalItem], Answer]) 
     return Figures(report.evidence_at_1, report.evidence_at_3, report.abstention_accuracy, abstained)
 
 
-def as_items(questions: Sequence[tuning.TuningQuestion]) -> list[EvalItem]:
-    return [EvalItem(q.id, q.school, q.role, q.question, q.answerable, q.evidence, q.kind) for q in questions]
-
-
 def retrieval_only(items: Sequence[EvalItem], retriever: Retriever) -> tuple[float, float]:
     """Top-3 retrieval on the answerable items, no abstention: (evidence@1, evidence@3)."""
     flags = [citation_hits(item, [Citation.from_hit(h) for h in
@@ -92,7 +88,7 @@ def bench_embedder(embedder: Embedder, dev: Sequence[EvalItem], out: TextIO) -> 
     began = time.perf_counter()
     directory = SchoolDirectory.load()
     questions = [q for q in tuning.load_questions() if q.school in directory.slugs]
-    corpus = as_items(questions)
+    corpus = questions  # a TuningQuestion is an EvalItem
     with tempfile.TemporaryDirectory(prefix="policybot-bench-answers-") as tmp:
         store = IndexStore(Path(tmp) / "index")
         store.build_all(list(directory), embedder, force=True, progress=False)

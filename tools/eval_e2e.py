@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 
 from bot import settings, sqlstore
 from bot.core import contract
-from bot.evaluation import EvalItem, load_items
+from bot.evaluation import load_items
 from bot.qa import tuning
 from bot.qa.answer import PolicyAssistant
 from bot.safeguarding.records.schema import concerns, metadata
@@ -163,8 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     question_sets.append((f"answers, whole assistant: the tuning questions "
                                           f"({tuning.default_corpus_dir()}; the answer model was fitted on them, so "
                                           f"this measures the pipeline around it, not the model)",
-                                          [EvalItem(q.id, q.school, q.role, q.question, q.answerable, q.evidence,
-                                                    q.kind) for q in tuning.load_questions()], "tuning"))
+                                          tuning.load_questions(), "tuning"))
                 for title, questions, prefix in question_sets:
                     for line in answers.report(title, answers.ask_all(servers, assistant, questions, prefix),
                                                args.verbose):

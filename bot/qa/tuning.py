@@ -1,4 +1,5 @@
-"""The answer core's tuning questions (data/eval/tuning/*.jsonl): the development file's format plus `section`.
+"""Question sets: the development file's format (EvalItem), and the answer core's tuning questions
+(data/eval/tuning/*.jsonl), that format plus `section`.
 
 Written school by school from the policies alone; the answer model is trained and cross-validated on them, and the
 safeguarding screen learns from them what everyday policy questions look like (each one labelled by the screen
@@ -16,9 +17,9 @@ from bot import settings
 
 
 @dataclass(frozen=True)
-class TuningQuestion:
-    """One tuning question: who asks what at which school, the verbatim evidence (none when the policy does not
-    answer), its kind and the policy section it is about."""
+class EvalItem:
+    """One question in the development file's format: who asks what at which school, and the verbatim evidence
+    (none when the policy does not answer)."""
 
     id: str
     school: str
@@ -26,8 +27,31 @@ class TuningQuestion:
     question: str
     answerable: bool
     evidence: tuple[str, ...]
-    kind: str
-    section: str
+    kind: str = ""
+
+
+def load_items(path: Path) -> list[EvalItem]:
+    """The questions of one JSONL file in the development format (`answerable` defaults to true)."""
+    items = []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+                items.append(EvalItem(raw["id"], raw["school"], raw.get("role") or "any", raw["question"],
+                                      bool(raw.get("answerable", True)), tuple(raw.get("evidence") or ()),
+                                      raw.get("kind", "")))
+            except (ValueError, KeyError) as problem:
+                raise ValueError(f"{path}:{number}: not a valid question line ({problem})") from None
+    return items
+
+
+@dataclass(frozen=True)
+class TuningQuestion(EvalItem):
+    """A tuning question: a development-format question plus the policy section it is about."""
+
+    section: str = "none"
 
     @property
     def group(self) -> str:
@@ -72,4 +96,4 @@ def corpus_fingerprint(directory: Path | str | None = None) -> str:
     return digest.hexdigest()[:16]
 
 
-__all__ = ["TuningQuestion", "corpus_fingerprint", "default_corpus_dir", "load_questions"]
+__all__ = ["EvalItem", "TuningQuestion", "corpus_fingerprint", "default_corpus_dir", "load_items", "load_questions"]
