@@ -52,13 +52,19 @@ class PollingSession(requests.Session):
         self.trust_env = False
         opened: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         lock = threading.Lock()  # engine.io's two threads open connections while another thread may end them
-        self._opened, self._lock = opened, lock
+        # Once ending, a connection opened afterwards is ended too: the read loop may be between two polls when the
+        # CLOSE goes out, and its next GET, reaching the server before the CLOSE is processed, would wait out the
+        # server's 45 s poll (the teardown that timed out in CI on 2026-12-06).
+        ending = threading.Event()
+        self._opened, self._lock, self._ending = opened, lock, ending
 
         class Connection(HTTPConnection):
             def connect(self) -> None:
                 super().connect()
                 with lock:
                     opened.add(self.sock)
+                if ending.is_set():
+                    self.sock.shutdown(socket.SHUT_RDWR)
 
         class Pool(HTTPConnectionPool):
             ConnectionCls = Connection
@@ -75,7 +81,9 @@ class PollingSession(requests.Session):
                 self.end_requests()
 
     def end_requests(self) -> None:
-        """Shut down every connection this session opened: requests in flight fail at once."""
+        """Shut down every connection this session opened, and any it opens from now on: requests in flight and
+        to come fail at once."""
+        self._ending.set()
         with self._lock:
             sockets = list(self._opened)
         for sock in sockets:
