@@ -16,7 +16,6 @@ environment; scripts/serve.sh and the test harness set them).
 from __future__ import annotations
 
 import argparse
-import hmac
 import logging
 import os
 from typing import Sequence
@@ -25,6 +24,8 @@ from sanic import Sanic, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from channels.bearer import bearer_matches
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,6 @@ def required_token(environ: dict[str, str] | None = None) -> str:
             f"{TOKEN_ENV} must hold the shared secret Rasa sends to the action server (at least {MIN_TOKEN_CHARS} "
             f"characters; `make run` makes one in artifacts/action-token)")
     return token
-
-
-def bearer_matches(header: str | None, token: str) -> bool:
-    """Constant-time check of an `Authorization: Bearer <token>` header."""
-    scheme, _, given = (header or "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 def create_app(token: str, actions_package: str = "actions") -> Sanic:

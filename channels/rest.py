@@ -11,7 +11,6 @@ Registered in credentials.yml as `channels.rest.GuardedRestInput`; its URL stays
 from __future__ import annotations
 
 import hashlib
-import hmac
 import ipaddress
 import json
 import logging
@@ -26,6 +25,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.core import contract
+from channels.bearer import bearer_matches
 from channels.guard import guarded_turn
 
 logger = logging.getLogger(__name__)
@@ -43,8 +43,7 @@ PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
 def client_allowed(headers: Any, client_ip: str, token: str | None) -> bool:
     """With a token, the exact bearer token (constant time); without one, a direct client on loopback only."""
     if token:
-        scheme, _, given = (headers.get("authorization") or "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+        return bearer_matches(headers.get("authorization"), token)
     if any(headers.get(name) for name in PROXY_HEADERS):
         return False
     try:
