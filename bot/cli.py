@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 from bot import cli_support
 from bot.cli_support import EXIT_USAGE
+from bot.dsl_inbox import cli as dsl_cli
 from bot.induction import cli as induction_cli
 from bot.safeguarding import inbox_cli
 
@@ -414,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     return cli_support.build_parser(
         __doc__, _register,
         inbox_cli.register,  # concerns list|show|ack|close|verify-audit, outbox, mailcatcher
+        dsl_cli.register,  # dsl add-user|remove-user|unlock|users (the web inbox's accounts)
         induction_cli.register)  # induction report
 
 

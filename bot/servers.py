@@ -207,3 +207,70 @@ def _tree_rss_kb(pid: int) -> int:
         if children.exists():
             pending.extend(int(child) for child in children.read_text().split())
     return total
+
+
+@dataclass
+class InboxServer:
+    """The DSL web inbox (`python -m bot.dsl_inbox`) on a free loopback port, over its own concern database, for
+    end-to-end tests and `make bench`. `env` adds variables (POLICYBOT_SAFEGUARDING_CONFIG, say)."""
+
+    workdir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    startup_timeout_s: float = 60.0
+    port: int = 0
+    process: subprocess.Popen | None = None
+    log: Path | None = None
+    _log_file: IO[str] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.workdir / 'concerns.db'}"
+
+    def environment(self) -> dict[str, str]:
+        """What the server runs with; a test's own store and CLI calls use the same to see the same records."""
+        return {**os.environ, "POLICYBOT_CONCERNS_DATABASE_URL": self.database_url, **self.env}
+
+    def start(self) -> "InboxServer":
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.log = self.workdir / "inbox.log"
+        self._log_file = self.log.open("w")
+        self.process = subprocess.Popen([str(VENV_BIN / "python"), "-m", "bot.dsl_inbox", "--port", str(self.port)],
+                                        cwd=settings.PROJECT_ROOT, env=self.environment(), stdout=self._log_file,
+                                        stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + self.startup_timeout_s
+        try:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the DSL inbox exited early:\n{self.log.read_text(errors='replace')[-2000:]}")
+                try:
+                    with urllib.request.urlopen(f"{self.base_url}/dsl/health", timeout=2):
+                        return self
+                except OSError:
+                    time.sleep(0.2)
+            raise RuntimeError(f"the DSL inbox did not answer within {self.startup_timeout_s:.0f} s")
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def __enter__(self) -> "InboxServer":
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

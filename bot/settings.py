@@ -36,5 +36,11 @@ def embedding_model() -> str:
     return os.environ.get("POLICYBOT_EMBEDDING_MODEL", DEFAULT_EMBEDDING_MODEL)
 
 
+def inbox_url() -> str:
+    """POLICYBOT_INBOX_URL: the DSL inbox as a DSL's browser reaches it (the proxy's https address in a real
+    deployment); notification emails link to it. Default: the local inbox server."""
+    return os.environ.get("POLICYBOT_INBOX_URL", "http://127.0.0.1:5056").rstrip("/")
+
+
 def default_eval_questions() -> Path:
     return PROJECT_ROOT.parent / "shared" / "eval" / "dev_questions.jsonl"

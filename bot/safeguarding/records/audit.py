@@ -19,7 +19,9 @@ from sqlalchemy.engine import Connection
 from bot.safeguarding.records.schema import concern_audit, concerns
 
 AUDIT_ACTIONS: tuple[str, ...] = ("created", "listed", "read", "acknowledged", "closed", "notified",
-                                  "notify_failed", "exported", "denied")
+                                  "notify_failed", "exported", "denied", "noted", "action_recorded",
+                                  # The web inbox's sign-ins: who reached the records, and who tried.
+                                  "signed_in", "sign_in_failed", "locked_out", "signed_out")
 
 #: The actor named in audit rows the assistant itself writes.
 SYSTEM_ACTOR = "policybot"

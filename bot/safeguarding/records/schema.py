@@ -33,6 +33,8 @@ concerns = Table(
     Column("closed_by", String(128), nullable=True),
     Column("closed_at", DateTime(timezone=True), nullable=True),
     Column("close_note", Text, nullable=True),
+    # What the DSL decided when closing (records/notes.py OUTCOMES); added with the web inbox, hence nullable.
+    Column("outcome", String(32), nullable=True),
 )
 
 #: The last number handed out per school and year; the UPDATE row lock serialises allocators on PostgreSQL.
@@ -65,6 +67,20 @@ concern_audit = Table(
     Column("detail", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+#: The DSL's working record of a concern: notes and actions taken (referred, reported, ...), in order. The text is
+#: record content (it may name people), so, like the words, it never reaches the audit, a log or a URL.
+concern_notes = Table(
+    "concern_notes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("reference", String(32), nullable=False, index=True),
+    Column("school", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("step", String(32), nullable=True),  # an ACTIONS code, or None for a plain note
+    Column("text", Text, nullable=False),
 )
 
 concern_outbox = Table(

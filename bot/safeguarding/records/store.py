@@ -32,11 +32,13 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot import settings, sqlstore
-from bot.safeguarding.records import audit, outbox
+from bot.safeguarding.records import audit, notes, outbox
 from bot.safeguarding.records.audit import SYSTEM_ACTOR, AuditCheck, AuditEntry
 from bot.safeguarding.records.config import SafeguardingConfig
+from bot.safeguarding.records.notes import ConcernNote
 from bot.safeguarding.records.outbox import OutboxCounts, OutboxItem
-from bot.safeguarding.records.schema import _maybe_utc, _utc, concern_lock, concern_sequences, concerns, metadata
+from bot.safeguarding.records.schema import (_maybe_utc, _utc, concern_lock, concern_outbox, concern_sequences,
+                                             concerns, metadata)
 from bot.safeguarding.types import CATEGORIES
 from bot.schools import SchoolDirectory
 
@@ -117,13 +119,17 @@ class ConcernRecord:
     history: tuple[AuditEntry, ...] = ()
     #: ISO 639-1 code when the message was not in English (an interpreter may be needed), else None.
     language: str | None = None
+    #: The DSL's notes and actions, oldest first, and the outcome code given at closing (records/notes.py).
+    notes: tuple[ConcernNote, ...] = ()
+    outcome: str | None = None
 
     def __repr__(self) -> str:
         return (f"ConcernRecord(reference={self.reference!r}, school={self.school!r}, urgency={self.urgency!r}, "
                 f"category={self.category!r}, kind={self.kind!r}, status={self.status!r}, "
                 f"words=<hidden {len(self.words)} chars>, excerpt=<hidden {len(self.excerpt)} turns>, "
                 f"reporter_name={'<hidden>' if self.reporter_name else None}, "
-                f"close_note={'<hidden>' if self.close_note else None})")
+                f"close_note={'<hidden>' if self.close_note else None}, notes=<hidden {len(self.notes)}>, "
+                f"outcome={self.outcome!r})")
 
     __str__ = __repr__
 
@@ -298,12 +304,21 @@ class ConcernStore:
 
     # -- reading and changing (DSL readers only; every call is audited)
 
-    def list_concerns(self, school: str, actor: str, status: str = "open") -> list[ConcernSummary]:
+    def list_concerns(self, school: str, actor: str, status: str = "open", urgency: str | None = None,
+                      category: str | None = None) -> list[ConcernSummary]:
         """The school's concerns, most urgent first, newest first within an urgency; audited as 'listed'."""
         actor = self._reader(school, actor)
         if status not in STATUS_FILTERS:
             raise ValueError(f"unknown status {status!r}; known: {', '.join(STATUS_FILTERS)}")
+        if urgency is not None and urgency not in RECORD_URGENCIES:
+            raise ValueError(f"unknown urgency {urgency!r}; known: {', '.join(RECORD_URGENCIES)}")
+        if category is not None and category not in CATEGORIES:
+            raise ValueError(f"unknown category {category!r}; known: {', '.join(CATEGORIES)}")
         query = select(*_SUMMARY_COLUMNS).where(concerns.c.school == school)
+        if urgency is not None:
+            query = query.where(concerns.c.urgency == urgency)
+        if category is not None:
+            query = query.where(concerns.c.category == category)
         if status == "open":
             query = query.where(concerns.c.status.in_(("new", "acknowledged")))
         elif status != "all":
@@ -313,7 +328,9 @@ class ConcernStore:
 
         def work(connection: Connection) -> list[ConcernSummary]:
             rows = [_summary(row) for row in connection.execute(query) if settings.may_read(actor, row.category)]
-            self._audit(connection, actor, "listed", None, school, f"status={status} count={len(rows)}")
+            filters = "".join(f" {key}={value}" for key, value in (("urgency", urgency), ("category", category))
+                              if value)
+            self._audit(connection, actor, "listed", None, school, f"status={status}{filters} count={len(rows)}")
             return rows
 
         found = self._transaction(work)
@@ -328,7 +345,7 @@ class ConcernStore:
         def work(connection: Connection) -> ConcernRecord:
             row = self._readable(connection, reference, school, actor)
             self._audit(connection, actor, "exported" if export else "read", reference, school)
-            return _record(row, audit.history(connection, reference))
+            return _record(row, audit.history(connection, reference), notes.of(connection, reference))
 
         return self._guarded(work, reference, school, actor)
 
@@ -336,11 +353,56 @@ class ConcernStore:
         """new -> acknowledged: the DSL has picked it up; audited."""
         return self._change(reference, school, actor, "acknowledged")
 
-    def close(self, reference: str, school: str, actor: str, note: str | None = None) -> ConcernSummary:
-        """acknowledged -> closed, with an optional note kept on the record (never in the audit); audited."""
-        return self._change(reference, school, actor, "closed", note)
+    def close(self, reference: str, school: str, actor: str, note: str | None = None,
+              outcome: str | None = None) -> ConcernSummary:
+        """acknowledged -> closed, with an optional note kept on the record (never in the audit) and an outcome
+        code (records/notes.py ACTIONS, shown in the audit); audited."""
+        outcome = notes.check_step(outcome, "outcome")
+        return self._change(reference, school, actor, "closed", notes.check_text(note, required=False) or None,
+                            outcome)
 
-    def _change(self, reference: str, school: str, actor: str, target: str, note: str | None = None) -> ConcernSummary:
+    def add_note(self, reference: str, school: str, actor: str, text: str, step: str | None = None) -> ConcernNote:
+        """Add a note, or an action taken (`step`, records/notes.py ACTIONS) with an optional note, to the concern's
+        chronology; the audit says that one was added and which action, never the text. An action is for an open
+        concern; a note may be added after closing too (information often arrives later)."""
+        actor = self._reader(school, actor)
+        reference = reference.strip().upper()
+        step = notes.check_step(step)
+        text = notes.check_text(text, required=step is None)
+
+        def work(connection: Connection) -> ConcernNote:
+            row = self._readable(connection, reference, school, actor)
+            if step is not None and row.status == "closed":
+                raise ValueError(f"{reference} is closed; add a note instead of an action")
+            now = self._now()
+            added = notes.add(connection, reference, school, now, actor, step, text)
+            if step is None:
+                self._audit(connection, actor, "noted", reference, school)
+            else:
+                self._audit(connection, actor, "action_recorded", reference, school,
+                            f"action={step}" + (" note=yes" if text else ""))
+            return added
+
+        return self._guarded(work, reference, school, actor)
+
+    def log_access(self, school: str | None, actor: str, action: str, detail: str = "") -> None:
+        """An audit row for a sign-in event of the web inbox (signed_in, sign_in_failed, locked_out, signed_out),
+        so the school sees who reached its records and who tried. `detail` must hold no content."""
+        if action not in ("signed_in", "sign_in_failed", "locked_out", "signed_out"):
+            raise ValueError(f"unknown access event {action!r}")
+        self._transaction(lambda connection: self._audit(connection, str(actor)[:128], action, None, school,
+                                                         detail))
+
+    def overdue_notifications(self, school: str, older_than: timedelta, now: datetime | None = None) -> int:
+        """How many of the school's notifications are still undelivered `older_than` after the concern was
+        recorded (a count: the inbox shows it, the notifier logs it)."""
+        cutoff = (_utc(now) if now else self._now()) - older_than
+        query = (select(concern_outbox.c.id).where(concern_outbox.c.school == school)
+                 .where(concern_outbox.c.status == "pending").where(concern_outbox.c.created_at <= cutoff))
+        return self._transaction(lambda connection: len(connection.execute(query).all()))
+
+    def _change(self, reference: str, school: str, actor: str, target: str, note: str | None = None,
+                outcome: str | None = None) -> ConcernSummary:
         actor = self._reader(school, actor)
         reference = reference.strip().upper()
         required, verb, article = (("new", "acknowledge", "a") if target == "acknowledged"
@@ -356,14 +418,14 @@ class ConcernStore:
             values: dict[str, Any] = ({"status": target, "acknowledged_by": actor, "acknowledged_at": now}
                                       if target == "acknowledged" else
                                       {"status": target, "closed_by": actor, "closed_at": now,
-                                       "close_note": note or None})
+                                       "close_note": note or None, "outcome": outcome})
             # The status condition makes a concurrent change lose cleanly instead of skipping a step.
             updated = connection.execute(concerns.update()
                                          .where(concerns.c.reference == reference)
                                          .where(concerns.c.status == required).values(**values))
             if updated.rowcount != 1:
                 raise ValueError(f"cannot {verb} {reference}: its status changed meanwhile; look at it again")
-            detail = f"from={required}" + (" note=yes" if note else "")
+            detail = f"from={required}" + (f" outcome={outcome}" if outcome else "") + (" note=yes" if note else "")
             self._audit(connection, actor, target, reference, school, detail)
             return _summary(_find(connection, reference, school))
 
@@ -451,12 +513,12 @@ def _find(connection: Connection, reference: str, school: str) -> Any:
     return row
 
 
-def _record(row: Any, history: Iterable[AuditEntry]) -> ConcernRecord:
+def _record(row: Any, history: Iterable[AuditEntry], chronology: Iterable[ConcernNote] = ()) -> ConcernRecord:
     return ConcernRecord(
         reference=row.reference, school=row.school, urgency=row.urgency, category=row.category, kind=row.kind,
         role=row.role, channel=row.channel, created_at=_utc(row.created_at), status=row.status, words=row.words,
         excerpt=tuple(json.loads(row.excerpt or "[]")), reporter_name=row.reporter_name,
         acknowledged_by=row.acknowledged_by, acknowledged_at=_maybe_utc(row.acknowledged_at),
         closed_by=row.closed_by, closed_at=_maybe_utc(row.closed_at), close_note=row.close_note,
-        history=tuple(history), language=row.language)
+        history=tuple(history), language=row.language, notes=tuple(chronology), outcome=row.outcome)
 
