@@ -23,16 +23,19 @@ from bot.safeguarding.records import ConcernStore, SafeguardingConfig
 from bot.schools import SchoolDirectory
 from bot.servers import VENV_BIN, InboxServer
 
+# Headless Chromium, shared with the web chat tests (pytest finds the fixtures through these names).
+from ..browser import browser, playwright_driver, screenshots  # noqa: F401
+
 SCHOOL, OTHER_SCHOOL = "ken-stimpson", "ouston"
 PASSWORD = "a long inbox passphrase"
 SAFEGUARDING_YML = """schools:
   ken-stimpson:
-    dsl_readers: [ks-dsl, ks-deputy, ks-code, ks-link, ks-out]
+    dsl_readers: [ks-dsl, ks-deputy, ks-code, ks-link, ks-out, ks-browser]
     notify_email: [dsl@ks.example]
     allegation_readers: [ks-head]
     allegation_email: [head@ks.example]
   ouston:
-    dsl_readers: [ouston-dsl]
+    dsl_readers: [ouston-dsl, ouston-browser]
     notify_email: [dsl@ouston.example]
 """
 _SECRET = re.compile(r"Or type this secret into the app: ([A-Z2-7]+)")
@@ -162,7 +165,8 @@ def inbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inbox]:
         found.readers["ks-dsl"] = enrol(server, SCHOOL, "ks-dsl")  # through the real CLI
         accounts = InboxAccounts(server.database_url, schools=schools, config=store.config)
         for school, name in ((SCHOOL, "ks-deputy"), (SCHOOL, "ks-code"), (SCHOOL, "ks-link"), (SCHOOL, "ks-out"),
-                             (SCHOOL, "ks-head"), (OTHER_SCHOOL, "ouston-dsl")):
+                             (SCHOOL, "ks-browser"), (SCHOOL, "ks-head"), (OTHER_SCHOOL, "ouston-dsl"),
+                             (OTHER_SCHOOL, "ouston-browser")):
             found.readers[name] = Reader(name, school, accounts.enrol(school, name, PASSWORD).secret)
         yield found
 
