@@ -23,13 +23,16 @@ PYTHON    ?= $(shell command -v python3.11 || command -v python3)
 # The stamp is named after the lock and pyproject contents: same files -> nothing to do; changed -> reinstall.
 STAMP     := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: help install index test eval eval-e2e bench bench-e2e run chat train train-ci validate test-stories serve shell clean distclean web chromium e2e-web teams-package
+.PHONY: help install index test eval eval-e2e bench bench-e2e run chat train train-ci validate test-stories serve shell clean distclean web chromium e2e-web teams-package \
+  nginx deploy-config proxy
 
 help:
 	@echo "make run        set everything up (venv, index, Rasa model) and start the assistant on localhost:5005"
 	@echo "make shell      chat with the running assistant's model in the terminal; make chat: retrieval core only"
 	@echo "make test       install, then unit tests, Rasa validation + story tests, end-to-end tests (REST, Teams, web chat)"
 	@echo "make e2e-web    the web chat's end-to-end tests: socket.io security checks and headless Chromium"
+	@echo "make deploy-config  write the HTTPS reverse proxy's config (SERVER_NAME=... TLS_CERT=... TLS_KEY=...; see README)"
+	@echo "make proxy      run that reverse proxy (nginx from Debian) in front of the assistant; Ctrl-C stops it"
 	@echo "make teams-package  build the Teams app zip (TEAMS_PACKAGE_ARGS=\"--developer-name ... --website-url ...\")"
 	@echo "make eval       evidence@1/@3, abstention, wrong-school citations; the screen on the dev set and its corpus's grouped CV"
 	@echo "make eval-e2e   the safeguarding dev set and the policy questions through the whole assistant over REST"
@@ -60,7 +63,7 @@ index: install
 
 # Unit tests, Rasa data validation, story tests on a CI-sized model, then the end-to-end tests that start the real
 # Rasa server and action server with that model (one pytest run, so one summary line).
-test: install index validate test-stories web chromium
+test: install index validate test-stories web chromium nginx
 	POLICYBOT_E2E_MODEL=artifacts/models-ci/policybot-ci.tar.gz $(PY) -m pytest -q
 
 eval: install index
@@ -122,6 +125,21 @@ web:
 # Debian's headless Chromium for the browser tests (never a downloaded browser); nothing if installed.
 chromium:
 	scripts/install-chromium.sh
+
+# Debian's nginx for the reverse proxy and its test (the project runs it itself, never as the system service).
+nginx:
+	scripts/install-nginx.sh
+
+# The reverse proxy's config, artifacts/deploy/nginx.conf, from config/deploy/nginx.conf.template. Settings as make
+# variables: SERVER_NAME, TLS_CERT, TLS_KEY, HTTPS_PORT (8443), HTTP_PORT (8080), PUBLIC_HTTPS_PORT, PROXY_BIND,
+# RASA_PORT, INBOX_PORT (scripts/deploy-config.sh lists them). No certificate given: a self-signed one for trials.
+deploy-config:
+	scripts/deploy-config.sh
+
+# The reverse proxy in the foreground (with a self-signed trial config if none was written). Ctrl-C stops it.
+proxy: nginx
+	@test -f "$${DEPLOY_DIR:-artifacts/deploy}/nginx.conf" || scripts/deploy-config.sh
+	scripts/proxy.sh
 
 # Only the web chat's end-to-end tests (socket.io + browser), on the CI-sized model.
 e2e-web: install index train-ci web chromium
