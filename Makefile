@@ -79,6 +79,7 @@ BENCH_EMBEDDERS ?=
 bench: install index
 	$(POLICYBOT) bench
 	$(PY) -m tools.bench_answers $(if $(BENCH_EMBEDDERS),--embedders $(BENCH_EMBEDDERS))
+	$(PY) -m tools.bench_inbox
 
 bench-e2e: install index
 	$(PY) -m bot.bench_e2e

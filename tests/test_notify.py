@@ -274,11 +274,13 @@ def _item(urgency: str) -> OutboxItem:
 
 @pytest.mark.parametrize("urgency, label", [("immediate", "IMMEDIATE"), ("high", "HIGH"), ("standard", "STANDARD"),
                                             ("concern", "LESS URGENT")])
-def test_the_subject_names_urgency_reference_and_school(urgency: str, label: str) -> None:
-    """Each urgency has a plain label; the body says how to acknowledge."""
+def test_the_subject_names_urgency_reference_and_school(urgency: str, label: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each urgency has a plain label; the body links to the concern in the web inbox (POLICYBOT_INBOX_URL)."""
+    monkeypatch.setenv("POLICYBOT_INBOX_URL", "https://safeguarding.kingsmeadow.example/")
     note = compose(_item(urgency), "Kingsmeadow School")
     assert note.subject == f"[Safeguarding] {label} concern KMS-2026-0007 — Kingsmeadow School"
-    assert "policybot concerns ack KMS-2026-0007 --school kingsmeadow --as YOURNAME" in note.body
+    assert "  https://safeguarding.kingsmeadow.example/dsl/concerns/KMS-2026-0007\n" in note.body
 
 
 def test_british_summer_time_is_shown_as_uk_time() -> None:
@@ -370,3 +372,23 @@ def test_the_mailcatcher_saves_each_notification_as_a_private_eml_file(
     message = email.message_from_bytes(saved.read_bytes(), policy=email.policy.default)
     assert message["subject"] == f"[Safeguarding] HIGH concern {ref} — Alder Primary School"
     assert_no_canary(saved.read_text())
+
+
+def test_a_notification_undelivered_for_15_minutes_is_logged_as_an_alert_once_per_interval(
+        concerns_env: Path, clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
+    """Mail that cannot be delivered does not fail silently: an ERROR per school, counts only, no content."""
+    store = make_store(concerns_env, clock)
+    record(store, "m-overdue")
+    worker = OutboxWorker(OutboxDelivery(store, smtp_on(free_port()), clock=clock), interval_s=3600)
+    with caplog.at_level(logging.ERROR, logger="bot.safeguarding.notify"):
+        assert worker.alert_overdue() == {}  # just recorded: not overdue yet
+        clock.advance(16 * 60)
+        assert worker.alert_overdue() == {"alder": 1}
+        clock.advance(60)
+        assert worker.alert_overdue() == {}  # logged a minute ago: not again every pass
+        clock.advance(15 * 60)
+        assert worker.alert_overdue() == {"alder": 1}
+    alerts = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ALERT")]
+    assert alerts == ["ALERT: 1 DSL notification(s) for school alder undelivered for over 15 minutes; the concerns "
+                      "are recorded and shown in the DSL inbox; check the SMTP settings (POLICYBOT_SMTP_HOST)"] * 2
+    assert_no_canary(caplog.text)

@@ -17,7 +17,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, urlsplit
@@ -27,8 +27,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from bot import settings
 from bot.dsl_inbox import views
 from bot.dsl_inbox.accounts import AccountLocked, InboxAccounts, Session, SignInRefused, csrf_matches
-from bot.safeguarding.records import (ACTIONS, RECORD_URGENCIES, ConcernNotFound, ConcernStore,
-                                      RecordStoreUnavailable)
+from bot.safeguarding.records import (ACTIONS, NOTIFICATION_OVERDUE_AFTER, RECORD_URGENCIES, ConcernNotFound,
+                                      ConcernStore, RecordStoreUnavailable)
 from bot.safeguarding.types import CATEGORIES
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,6 @@ TEMPLATES_DIR = settings.PROJECT_ROOT / "web" / "templates" / "dsl"
 STATIC_DIR = settings.PROJECT_ROOT / "web" / "static"
 SESSION_COOKIE = "dsl_session"
 PRE_COOKIE = "dsl_pre"  # the sign-in form's own CSRF token (double submit), before there is a session
-#: A notification still undelivered after this long is an alert: shown on the inbox, logged by the notifier.
-OVERDUE_AFTER = timedelta(minutes=15)
 PAGE_SIZE = 100
 _REFERENCE = re.compile(r"[A-Za-z]{2,6}-\d{4}-\d{4}")
 _NEXT = re.compile(r"/dsl/concerns(/[A-Za-z]{2,6}-\d{4}-\d{4})?")
@@ -264,7 +262,7 @@ def build_app(store: ConcernStore, accounts: InboxAccounts, inbox: InboxSettings
         except PermissionError:
             return refused(request, session)
         now = inbox.clock()
-        overdue = store.overdue_notifications(session.school, OVERDUE_AFTER, now)
+        overdue = store.overdue_notifications(session.school, now=now).get(session.school, 0)
         shown = found[(number - 1) * PAGE_SIZE: number * PAGE_SIZE]
         pages = max(1, -(-len(found) // PAGE_SIZE))
         filters = "&".join(f"{key}={value}" for key, value in
@@ -272,7 +270,7 @@ def build_app(store: ConcernStore, accounts: InboxAccounts, inbox: InboxSettings
         return page("list.html", session=session, school=school_name(session.school), concerns=shown,
                     total=len(found), status=status, urgency=urgency, category=category, page=number,
                     pages=pages, filters=filters, overdue=overdue, now=now, age=views.age,
-                    overdue_after=OVERDUE_AFTER, urgencies=RECORD_URGENCIES, categories=CATEGORIES)
+                    overdue_after=NOTIFICATION_OVERDUE_AFTER, urgencies=RECORD_URGENCIES, categories=CATEGORIES)
 
     def detail_page(session: Session, reference: str, error: str = "", http_status: int = 200,
                     done: str = "") -> Any:

@@ -21,7 +21,8 @@ from email.utils import format_datetime, make_msgid
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from bot.safeguarding.records import ConcernStore, OutboxItem, RecordStoreUnavailable
+from bot import settings
+from bot.safeguarding.records import NOTIFICATION_OVERDUE_AFTER, ConcernStore, OutboxItem, RecordStoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -106,13 +107,14 @@ def compose(item: OutboxItem, school_name: str) -> Notification:
         "\n"
         f"{URGENCY_ADVICE.get(item.urgency, URGENCY_ADVICE['standard'])}\n"
         "\n"
-        "This message deliberately holds no details. Read the concern on the school's policybot server:\n"
+        "This message deliberately holds no details. Read it, and acknowledge it once you have picked it up, in\n"
+        "the safeguarding inbox (you sign in with your password and authenticator code):\n"
+        "\n"
+        f"  {settings.inbox_url()}/dsl/concerns/{item.reference}\n"
+        "\n"
+        "IT admins on the server can also use:\n"
         "\n"
         f"  policybot concerns show {item.reference} --school {item.school} --as YOURNAME\n"
-        "\n"
-        "and acknowledge it once you have picked it up:\n"
-        "\n"
-        f"  policybot concerns ack {item.reference} --school {item.school} --as YOURNAME\n"
     )
     return Notification(subject, body)
 
@@ -121,8 +123,9 @@ def teams_payload(note: Notification) -> dict:
     """A Teams 'message' with one Adaptive Card (what Teams Workflows webhooks accept), same content-free text."""
     blocks = [{"type": "TextBlock", "text": note.subject, "weight": "Bolder", "size": "Medium", "wrap": True}]
     for paragraph in (p for p in note.body.split("\n\n") if p.strip()):
-        command = paragraph.startswith("  policybot")
-        blocks.append({"type": "TextBlock", "text": paragraph.strip() if command else paragraph, "wrap": True,
+        command, link = paragraph.startswith("  policybot"), paragraph.startswith("  http")
+        text = f"[{paragraph.strip()}]({paragraph.strip()})" if link else paragraph.strip() if command else paragraph
+        blocks.append({"type": "TextBlock", "text": text, "wrap": True,
                        "fontType": "Monospace" if command else "Default"})
     return {
         "type": "message",
@@ -218,12 +221,18 @@ class OutboxDelivery:
                 raise TeamsWebhookError(f"status {response.status}")
 
 
+def _overdue_minutes() -> int:
+    return int(NOTIFICATION_OVERDUE_AFTER.total_seconds() // 60)
+
+
 class OutboxWorker:
     """A daemon thread that delivers the outbox every `interval_s`, and at once after `kick()`."""
 
     def __init__(self, delivery: OutboxDelivery, interval_s: float = 30.0) -> None:
         self.delivery = delivery
         self.interval_s = interval_s
+        #: When each school's overdue alert was last logged (once per NOTIFICATION_OVERDUE_AFTER, not every pass).
+        self._alerted: dict[str, datetime] = {}
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -252,12 +261,29 @@ class OutboxWorker:
         """True while the thread is alive."""
         return bool(self._thread and self._thread.is_alive())
 
+    def alert_overdue(self, now: datetime | None = None) -> dict[str, int]:
+        """Log an alert per school whose notifications are undelivered past NOTIFICATION_OVERDUE_AFTER (counts
+        only), at most once per that interval; returns the schools alerted now."""
+        now = now or self.delivery._clock()
+        alerted = {}
+        for school, count in self.delivery.store.overdue_notifications(now=now).items():
+            last = self._alerted.get(school)
+            if last is not None and now - last < NOTIFICATION_OVERDUE_AFTER:
+                continue
+            self._alerted[school] = now
+            alerted[school] = count
+            log.error("ALERT: %d DSL notification(s) for school %s undelivered for over %d minutes; the concerns "
+                      "are recorded and shown in the DSL inbox; check the SMTP settings (POLICYBOT_SMTP_HOST)",
+                      count, school, _overdue_minutes())
+        return alerted
+
     def _run(self) -> None:
         while not self._stopping.is_set():
             # Cleared before the pass, so a kick that arrives during it triggers another pass at once.
             self._wake.clear()
             try:
                 self.delivery.deliver_due()
+                self.alert_overdue()
             except RecordStoreUnavailable:
                 log.error("outbox: the concern store is unavailable; trying again in %.0f s", self.interval_s)
             except Exception as problem:  # the worker must outlive any one bad pass

@@ -17,12 +17,12 @@ from bot.safeguarding.records.notes import ACTIONS, MAX_NOTE_CHARS, ConcernNote
 from bot.safeguarding.records.outbox import OUTBOX_CHANNELS, OutboxCounts, OutboxItem
 from bot.safeguarding.records.schema import (concern_audit, concern_lock, concern_notes, concern_outbox,
                                              concern_sequences, concerns, metadata)
-from bot.safeguarding.records.store import (KINDS, RECORD_URGENCIES, STATUS_FILTERS, STATUSES, ConcernNotFound,
+from bot.safeguarding.records.store import (KINDS, NOTIFICATION_OVERDUE_AFTER, RECORD_URGENCIES, STATUS_FILTERS, STATUSES, ConcernNotFound,
                                             ConcernRecord, ConcernStore, ConcernSummary, RecordResult,
                                             RecordStoreUnavailable, default_database_url)
 
 __all__ = [
-    "ACTIONS", "AUDIT_ACTIONS", "GENESIS_HASH", "KINDS", "MAX_NOTE_CHARS", "OUTBOX_CHANNELS", "RECORD_URGENCIES",
+    "ACTIONS", "AUDIT_ACTIONS", "GENESIS_HASH", "KINDS", "MAX_NOTE_CHARS", "NOTIFICATION_OVERDUE_AFTER", "OUTBOX_CHANNELS", "RECORD_URGENCIES",
     "STATUS_FILTERS", "STATUSES", "SYSTEM_ACTOR", "audit_hash", "AuditCheck", "AuditEntry", "concern_audit",
     "concern_lock", "concern_notes", "concern_outbox", "concern_sequences", "ConcernNote", "ConcernNotFound",
     "ConcernRecord", "concerns", "ConcernStore", "ConcernSummary", "default_config_path", "default_database_url",

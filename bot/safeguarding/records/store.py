@@ -52,6 +52,10 @@ STATUSES: tuple[str, ...] = ("new", "acknowledged", "closed")
 #: `open` (new + acknowledged) and `all` are list filters, not statuses.
 STATUS_FILTERS: tuple[str, ...] = ("open", "all", *STATUSES)
 
+#: A notification still undelivered this long after its concern was recorded is an alert: the DSL inbox shows it,
+#: the outbox worker logs it (counts and references only).
+NOTIFICATION_OVERDUE_AFTER = timedelta(minutes=15)
+
 _URGENCY_RANK = {urgency: rank for rank, urgency in enumerate(RECORD_URGENCIES)}
 _RETRIES = 8
 _T = TypeVar("_T")
@@ -393,13 +397,19 @@ class ConcernStore:
         self._transaction(lambda connection: self._audit(connection, str(actor)[:128], action, None, school,
                                                          detail))
 
-    def overdue_notifications(self, school: str, older_than: timedelta, now: datetime | None = None) -> int:
-        """How many of the school's notifications are still undelivered `older_than` after the concern was
-        recorded (a count: the inbox shows it, the notifier logs it)."""
+    def overdue_notifications(self, school: str | None = None, older_than: timedelta = NOTIFICATION_OVERDUE_AFTER,
+                              now: datetime | None = None) -> dict[str, int]:
+        """Per school, how many notifications are still undelivered `older_than` after their concern was
+        recorded (counts only: the inbox shows them, the outbox worker logs them); one school's when given."""
         cutoff = (_utc(now) if now else self._now()) - older_than
-        query = (select(concern_outbox.c.id).where(concern_outbox.c.school == school)
-                 .where(concern_outbox.c.status == "pending").where(concern_outbox.c.created_at <= cutoff))
-        return self._transaction(lambda connection: len(connection.execute(query).all()))
+        query = (select(concern_outbox.c.school).where(concern_outbox.c.status == "pending")
+                 .where(concern_outbox.c.created_at <= cutoff))
+        if school is not None:
+            query = query.where(concern_outbox.c.school == school)
+        found: dict[str, int] = {}
+        for row in self._transaction(lambda connection: connection.execute(query).all()):
+            found[row.school] = found.get(row.school, 0) + 1
+        return found
 
     def _change(self, reference: str, school: str, actor: str, target: str, note: str | None = None,
                 outcome: str | None = None) -> ConcernSummary:
