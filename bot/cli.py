@@ -17,6 +17,7 @@ from bot import cli_support
 from bot.cli_support import EXIT_USAGE
 from bot.dsl_inbox import cli as dsl_cli
 from bot.induction import cli as induction_cli
+from bot.retention import cli as retention_cli
 from bot.safeguarding import inbox_cli
 
 # Quieten TensorFlow's start-up chatter (spaCy's thinc imports it when Rasa's stack is installed).
@@ -411,12 +412,13 @@ def _register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> Non
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Every `policybot` sub-command: this module's, then the DSL inbox's and induction's."""
+    """Every `policybot` sub-command: this module's, then the DSL inbox's, induction's and retention's."""
     return cli_support.build_parser(
         __doc__, _register,
-        inbox_cli.register,  # concerns list|show|ack|close|verify-audit, outbox, mailcatcher
+        inbox_cli.register,  # concerns list|show|export|ack|close|verify-audit, outbox, mailcatcher
         dsl_cli.register,  # dsl add-user|remove-user|unlock|users (the web inbox's accounts)
-        induction_cli.register)  # induction report
+        induction_cli.register,  # induction report
+        retention_cli.register)  # retention
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:

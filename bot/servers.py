@@ -120,7 +120,9 @@ class AssistantServers:
         self.logs = [self.workdir / "actions.log", self.workdir / "rasa.log"]
         commands = [
             [str(VENV_BIN / "python"), "-m", "channels.action_server", "--port", str(self.actions_port)],
-            [str(VENV_BIN / "rasa"), "run", "--interface", "127.0.0.1", "--enable-api", "--port",
+            # Rasa behind the log redaction (channels/rasa_server.py), as scripts/serve.sh starts it.
+            [str(VENV_BIN / "python"), "-m", "channels.rasa_server", "run", "--interface", "127.0.0.1",
+             "--enable-api", "--port",
              str(self.rasa_port), "--model",
              str(self.model), "--credentials", str(settings.PROJECT_ROOT / "credentials.yml"),
              "--endpoints", str(endpoints)],

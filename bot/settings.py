@@ -44,3 +44,33 @@ def inbox_url() -> str:
 
 def default_eval_questions() -> Path:
     return PROJECT_ROOT.parent / "shared" / "eval" / "dev_questions.jsonl"
+
+
+def logs_dir() -> Path:
+    """POLICYBOT_LOGS_DIR: where `make run` writes the servers' logs (default logs/)."""
+    return Path(os.environ.get("POLICYBOT_LOGS_DIR", PROJECT_ROOT / "logs"))
+
+
+def mail_dir() -> Path:
+    """Where the local mail catcher saves notifications (artifacts/mail/)."""
+    return artifacts_dir() / "mail"
+
+
+#: Days `policybot retention` keeps each kind of data (UK GDPR storage limitation); POLICYBOT_RETAIN_<KIND>_DAYS
+#: overrides one. Feedback questions are children's own words in plain text, so they get no longer than the
+#: conversations they came from; a policy owner reads the gaps report monthly. Caught mail is a local stand-in for
+#: real delivery, so two weeks is enough to see that notifications work.
+RETENTION_DEFAULT_DAYS: dict[str, int] = {"conversations": 30, "questions": 30, "logs": 30, "mail": 14}
+
+
+def retention_days(kind: str) -> int:
+    """POLICYBOT_RETAIN_<KIND>_DAYS (a whole number, at least 1), else RETENTION_DEFAULT_DAYS[kind]."""
+    if kind not in RETENTION_DEFAULT_DAYS:
+        raise ValueError(f"unknown retention kind {kind!r}; known: {', '.join(RETENTION_DEFAULT_DAYS)}")
+    name = f"POLICYBOT_RETAIN_{kind.upper()}_DAYS"
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return RETENTION_DEFAULT_DAYS[kind]
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise ValueError(f"{name} must be a whole number of days, at least 1 (got {raw!r})")
+    return int(raw)

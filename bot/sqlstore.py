@@ -121,6 +121,23 @@ def add_missing_columns(engine: Engine, metadata: MetaData) -> None:
                 connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {definition}")
 
 
+
+def secure_delete(connection: Connection) -> None:
+    """On SQLite, make this connection's deletes overwrite the deleted rows with zeros: otherwise their text stays
+    in the file's free pages until reused. Other databases: nothing (their storage is the operator's)."""
+    if connection.engine.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA secure_delete=ON")
+
+
+def truncate_wal(engine: Engine) -> None:
+    """On a SQLite database in WAL mode, copy the write-ahead log into the file and empty it, so pages written
+    before a delete (the deleted text) do not linger there. Best effort: a reader holding a snapshot keeps it."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        raw = connection.connection.dbapi_connection
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
 class Once:
     """Runs a setup step once, on first use and thread-safe; a step that raises runs again on the next call."""
 

@@ -25,6 +25,7 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.core import logredact
 from channels.bearer import bearer_matches
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=5055)
     parser.add_argument("--actions", default="actions", help="the package of actions to serve")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # rasa-sdk and Sanic log what they handle; no message text may reach this log (bot/core/logredact.py).
+    logredact.install()
+    # LOG_LEVEL is Rasa's own variable: both servers follow it.
+    level = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
+    logging.basicConfig(level=level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO",
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         token = required_token()
     except ActionServerConfigError as problem:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start the action server and the Rasa server (REST channel, SQLite tracker store) and stop both on Ctrl-C.
-# Called by `make run`; assumes `make install index train` already ran. Ports: RASA_PORT (5005), ACTIONS_PORT (5055).
+# Called by `make run`; assumes `make install index train` already ran. Ports: RASA_PORT (5005), ACTIONS_PORT (5055),
+# INBOX_PORT (5056, the DSL web inbox).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Everything this writes (databases, logs, caught mail, secrets) is for this user only.
@@ -8,6 +9,13 @@ umask 077
 
 RASA_PORT="${RASA_PORT:-5005}"
 ACTIONS_PORT="${ACTIONS_PORT:-5055}"
+INBOX_PORT="${INBOX_PORT:-5056}"
+# Where notification emails send a DSL: the proxy's public https address when there is one, else loopback.
+inbox_url="http://127.0.0.1:$INBOX_PORT"
+if [ "${POLICYBOT_PROXY:-0}" = 1 ] && [ -f artifacts/deploy/deploy.env ]; then
+  inbox_url="$(sed -n 's/^PUBLIC_URL=//p' artifacts/deploy/deploy.env)"
+fi
+export POLICYBOT_INBOX_URL="${POLICYBOT_INBOX_URL:-$inbox_url}"
 MODEL="${MODEL:-models/policybot.tar.gz}"
 mkdir -p artifacts/rasa logs
 
@@ -56,24 +64,56 @@ if [ "${POLICYBOT_ENABLE_API:-0}" = 1 ]; then
   api=(--enable-api --auth-token "$(secret artifacts/rasa-api-token)")
 fi
 
+# Storage limitation: old conversations, feedback questions, logs and caught mail are deleted now and then daily
+# (`policybot retention`; limits POLICYBOT_RETAIN_*_DAYS, README). Concern records never are. Counts only in the log.
+retention_loop() {
+  local sleeper=""
+  trap '[ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null; exit 0' TERM
+  while true; do
+    .venv/bin/policybot retention >>logs/retention.log 2>&1 || echo "policybot retention failed; see logs/retention.log" >&2
+    sleep 86400 & sleeper=$!
+    wait "$sleeper"
+  done
+}
+retention_loop &
+pids+=($!)
+
 setsid .venv/bin/python -m channels.action_server --port "$ACTIONS_PORT" >logs/actions.log 2>&1 &
 pids+=($!)
-setsid .venv/bin/rasa run --interface "$POLICYBOT_BIND_HOST" --port "$RASA_PORT" --model "$MODEL" \
+# The DSL web inbox: its own small server (bot/dsl_inbox/web.py says why), on loopback like the others.
+setsid .venv/bin/python -m bot.dsl_inbox --port "$INBOX_PORT" >logs/inbox.log 2>&1 &
+pids+=($!)
+# Rasa through channels/rasa_server.py: its logs, like the action server's, carry no message text.
+setsid .venv/bin/python -m channels.rasa_server run --interface "$POLICYBOT_BIND_HOST" --port "$RASA_PORT" --model "$MODEL" \
   --credentials credentials.yml --endpoints endpoints.yml --cors "http://localhost:$RASA_PORT" "${api[@]}" \
   >logs/rasa.log 2>&1 &
 pids+=($!)
 
-echo "starting (logs in logs/rasa.log and logs/actions.log) ..."
+# POLICYBOT_PROXY=1: the HTTPS reverse proxy too (nginx, scripts/proxy.sh), with the config `make deploy-config`
+# wrote (a self-signed trial one if there is none). Without it nothing listens beyond 127.0.0.1.
+if [ "${POLICYBOT_PROXY:-0}" = 1 ]; then
+  [ -f artifacts/deploy/nginx.conf ] || scripts/deploy-config.sh
+  grep -qx "RASA_PORT=$RASA_PORT" artifacts/deploy/deploy.env \
+    || echo "WARNING: artifacts/deploy/nginx.conf points at another Rasa port: make deploy-config RASA_PORT=$RASA_PORT" >&2
+  scripts/install-nginx.sh
+  setsid scripts/proxy.sh >logs/proxy.log 2>&1 &
+  pids+=($!)
+  echo "reverse proxy: $(sed -n 's/^PUBLIC_URL=//p' artifacts/deploy/deploy.env)/chat/ken-stimpson (logs/proxy.log)"
+fi
+
+echo "starting (logs in logs/rasa.log, logs/actions.log and logs/inbox.log) ..."
 for _ in $(seq 1 180); do
   if curl -sf "http://127.0.0.1:$RASA_PORT/" >/dev/null 2>&1 \
-     && curl -sf "http://127.0.0.1:$ACTIONS_PORT/health" >/dev/null 2>&1; then
+     && curl -sf "http://127.0.0.1:$ACTIONS_PORT/health" >/dev/null 2>&1 \
+     && curl -sf "http://127.0.0.1:$INBOX_PORT/dsl/health" >/dev/null 2>&1; then
     cat <<MSG
 The assistant is running, reachable from this machine only (127.0.0.1).
   Chat over REST:  curl -s 127.0.0.1:$RASA_PORT/webhooks/rest/webhook \\
                      -d '{"sender":"me","message":"can I use my phone in lessons?","metadata":{"school":"ken-stimpson","role":"pupil"}}'
   Web chat:        http://127.0.0.1:$RASA_PORT/chat/ken-stimpson   (any school slug; ?role=parent for parents)
   Terminal chat:   make shell      (in another terminal)
-  DSL inbox:       .venv/bin/policybot concerns list --school ken-stimpson --as ken-stimpson-dsl
+  DSL inbox:       http://127.0.0.1:$INBOX_PORT/dsl/   (enrol a DSL first: .venv/bin/policybot dsl add-user \\
+                     --school ken-stimpson --user ken-stimpson-dsl; on the server: policybot concerns list ...)
   Notifications:   ${POLICYBOT_SMTP_HOST}:${POLICYBOT_SMTP_PORT:-25}${mail_note}
 Press Ctrl-C to stop.
 MSG
@@ -82,7 +122,7 @@ MSG
     exit 1
   fi
   for pid in "${pids[@]}"; do
-    kill -0 "$pid" 2>/dev/null || { echo "a server failed to start; see logs/" >&2; tail -20 logs/rasa.log logs/actions.log >&2; exit 1; }
+    kill -0 "$pid" 2>/dev/null || { echo "a server failed to start; see logs/" >&2; tail -20 logs/rasa.log logs/actions.log logs/inbox.log >&2; exit 1; }
   done
   sleep 1
 done

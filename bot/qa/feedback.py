@@ -11,11 +11,11 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Text, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import settings
-from bot.sqlstore import create_schema, open_engine
+from bot.sqlstore import create_schema, open_engine, secure_delete, truncate_wal
 
 logger = logging.getLogger(__name__)
 
@@ -99,3 +99,14 @@ class FeedbackStore:
             return [Gap(row.question, "not covered" if row.abstained else "not helpful", row.created_at)
                     for row in connection.execute(query)]
 
+    def forget_before(self, cutoff: datetime, dry_run: bool = False) -> int:
+        """Delete the questions asked before `cutoff` (storage limitation: `policybot retention`); with `dry_run`
+        only count them. Returns how many. The deleted words are overwritten in the file, not just unlinked."""
+        old = questions.c.created_at < cutoff
+        with self._engine.begin() as connection:
+            if dry_run:
+                return int(connection.execute(select(func.count()).select_from(questions).where(old)).scalar_one())
+            secure_delete(connection)
+            deleted = connection.execute(questions.delete().where(old)).rowcount
+        truncate_wal(self._engine)
+        return int(deleted)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import threading
 import unicodedata
@@ -115,20 +116,25 @@ def cmd_concerns_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
     return 0
 
 
+def _record_json(record: Any) -> dict[str, Any]:
+    """A whole ConcernRecord as `show --json` and `export` write it (the words verbatim)."""
+    return {
+        "reference": record.reference, "school": record.school, "urgency": record.urgency,
+        "category": record.category, "kind": record.kind, "role": record.role, "channel": record.channel,
+        "created_at": _iso(record.created_at), "status": record.status, "words": record.words,
+        "excerpt": list(record.excerpt), "reporter_name": record.reporter_name, "language": record.language,
+        "acknowledged_by": record.acknowledged_by, "acknowledged_at": _iso(record.acknowledged_at),
+        "closed_by": record.closed_by, "closed_at": _iso(record.closed_at), "close_note": record.close_note,
+        "history": [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "detail": e.detail}
+                    for e in record.history]}
+
+
 def cmd_concerns_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """One concern in full: the person's own words, the conversation before them, status and history."""
     store = _store()
     record = store.show(args.reference, args.school, args.actor, export=args.json)
     if args.json:
-        out.write(json.dumps({
-            "reference": record.reference, "school": record.school, "urgency": record.urgency,
-            "category": record.category, "kind": record.kind, "role": record.role, "channel": record.channel,
-            "created_at": _iso(record.created_at), "status": record.status, "words": record.words,
-            "excerpt": list(record.excerpt), "reporter_name": record.reporter_name, "language": record.language,
-            "acknowledged_by": record.acknowledged_by, "acknowledged_at": _iso(record.acknowledged_at),
-            "closed_by": record.closed_by, "closed_at": _iso(record.closed_at), "close_note": record.close_note,
-            "history": [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "detail": e.detail}
-                        for e in record.history]}, indent=2, ensure_ascii=False) + "\n")
+        out.write(json.dumps(_record_json(record), indent=2, ensure_ascii=False) + "\n")
         return 0
     name = store.schools.get(record.school).name
     lines = [f"{record.reference} · {name}", ""]
@@ -161,6 +167,50 @@ def cmd_concerns_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
         detail = f"  ({entry.detail})" if entry.detail else ""
         lines.append(f"  {_uk(entry.at)}  {entry.action:<13} {entry.actor}{detail}")
     out.write("\n".join(lines) + "\n")
+    return 0
+
+
+def cmd_concerns_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Every concern of the school this reader may read, oldest first, one JSON object a line (as `show --json`,
+    each audited as 'exported'), to --out (made 0600, never over an existing file without --force) or stdout."""
+    target = Path(args.out) if args.out else None
+    if target is not None and (target.exists() or target.is_symlink()) and not args.force:
+        raise ValueError(f"{target} already exists; pass --force to replace it")
+    store = _store()
+    summaries = store.list_concerns(args.school, args.actor, status="all")
+    ordered = sorted(summaries, key=lambda c: (c.created_at, c.reference))
+    if target is None:
+        for summary in ordered:
+            record = store.show(summary.reference, args.school, args.actor, export=True)
+            out.write(json.dumps(_record_json(record), ensure_ascii=False) + "\n")
+        return 0
+    # Written beside the target, 0600 from the start, then moved into place: a failed export leaves no half file.
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    try:
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError as problem:
+        raise ValueError(f"cannot write {target}: {problem.strerror}") from None
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            for summary in ordered:
+                record = store.show(summary.reference, args.school, args.actor, export=True)
+                handle.write(json.dumps(_record_json(record), ensure_ascii=False) + "\n")
+        if args.force:
+            os.replace(partial, target)
+        else:
+            os.link(partial, target)  # fails if the target appeared meanwhile: never overwritten unasked
+    except FileExistsError:
+        raise ValueError(f"{target} already exists; pass --force to replace it") from None
+    except OSError as problem:
+        if isinstance(problem, PermissionError) and problem.errno is None:
+            raise  # the store's "not a reader" (an OSError too, with no errno): _guarded words it
+        raise ValueError(f"cannot write {target}: {problem.strerror}") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    name = store.schools.get(args.school).name
+    noun = "concern" if len(ordered) == 1 else "concerns"
+    out.write(f"Exported {len(ordered)} {noun} of {name} that {args.actor} may read to {target} (readable by "
+              f"this account only); each is audited as exported.\n")
     return 0
 
 
@@ -279,6 +329,13 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     reader(show)
     show.add_argument("--json", action="store_true", help="print it as JSON (audited as an export)")
     show.set_defaults(func=_guarded("concerns", cmd_concerns_show))
+
+    export = actions.add_parser("export", help="all the school's concerns you may read, as JSON lines (audited)")
+    reader(export)
+    export.add_argument("--out", metavar="FILE", help="write to FILE, made readable by this account only "
+                                                      "(default: standard output)")
+    export.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    export.set_defaults(func=_guarded("concerns", cmd_concerns_export))
 
     ack = actions.add_parser("ack", help="mark a new concern acknowledged (you have picked it up)")
     ack.add_argument("reference")

@@ -1,0 +1,27 @@
+"""`rasa`, with no message text in any log: installs bot/core/logredact.py, then runs Rasa's own command line.
+
+Rasa logs what it handles (at DEBUG every message and slot; at any level a UserWarning quoting a "/" payload), and
+it configures its logging inside its own `main`, so the redaction has to be in the process before that starts.
+scripts/serve.sh and bot/servers.py run `python -m channels.rasa_server run …` where they ran `rasa run …`; the
+arguments are Rasa's, unchanged.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+from bot.core import logredact
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    logredact.install()
+    from rasa.__main__ import main as rasa_main
+
+    # Rasa reads its arguments from sys.argv itself (it rewrites a trailing model path there).
+    sys.argv = ["rasa", *(sys.argv[1:] if argv is None else argv)]
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
