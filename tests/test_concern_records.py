@@ -688,3 +688,22 @@ def test_allegation_email_without_readers_is_an_exact_error(tmp_path: Path) -> N
                     encoding="utf-8")
     with pytest.raises(ValueError, match=r"school 'alder': allegation_email needs allegation_readers"):
         SafeguardingConfig.load(path)
+
+
+def test_the_desk_tells_staff_an_allegation_went_to_the_headteacher_where_the_school_routes_them(
+        concerns_env: Path) -> None:
+    """The reply says where the record really went: the headteacher at a routing school, the DSL elsewhere."""
+    from bot.safeguarding.desk import Disclosure, SafeguardingDesk
+    from bot.safeguarding.types import ScreenResult
+
+    result = ScreenResult("concern", "standard", "staff_conduct", 0.9)
+    replies = []
+    for number, config in enumerate((ROUTED, TINY_CONFIG)):
+        store = make_store(concerns_env, config=config)
+        desk = SafeguardingDesk(store, store.schools)
+        outcome = desk.hand_off(Disclosure(message_id=f"m-desk-{number}", school="alder", role="staff",
+                                           channel="teams", result=result, words=CANARY, kind="concern"))
+        replies.append("\n".join(outcome.handoff.messages))
+    routed, unrouted = replies
+    assert "part 4" in routed and "not to the safeguarding team" in routed
+    assert "part 4" not in unrouted and "also tell the headteacher today" in unrouted

@@ -361,3 +361,40 @@ def test_report_form_prompts(slug: str, role: str | None) -> None:
         for sentence in _sentences(text):
             assert len(sentence.split()) <= MAX_SIMPLE_WORDS, sentence
         assert not any(word.lower() in text.lower() for word in JARGON)
+
+
+# ------------------------------------------------------------------------------------------------ allegations
+@pytest.mark.parametrize("profile", list(SCHOOLS), ids=lambda p: p.slug)
+@pytest.mark.parametrize("role", ("pupil", "parent", "staff"))
+def test_a_routed_allegation_about_staff_names_the_headteacher_not_the_dsl(profile: SchoolProfile,
+                                                                          role: str) -> None:
+    """KCSIE part 4: where the school sends allegations about adults to its headteacher, the reply says so, and
+    says nothing that suggests the DSL list got it."""
+    result = ScreenResult("disclosure", "high", "staff_conduct", 0.9)
+    reply = compose_handoff(profile, role, result, "KMS-2026-0009", recorded=True, allegation_route=True)
+    text = "\n".join(reply.messages)
+    passed = next(line for line in re.split(r"(?<=[.!?])\s+", text) if re.search(r"passed|sent your", line))
+    assert (profile.headteacher or "head") in passed.replace("Headteacher", "head").replace("headteacher", "head")
+    for name in set(profile.dsl) - {profile.headteacher}:  # at a small school the head may be a DSL too
+        assert name not in passed
+    assert not any(pattern.search(text) for pattern in SECRECY + LEADING)
+    if role == "staff":
+        assert "part 4" in text and "chair of governors" in text and "LADO" in text
+        assert "Don't discuss it with the person it is about" in text
+    if role == "pupil" and profile.phase == "primary":
+        assert not [word for word in JARGON if word in text]
+
+
+def test_an_unrouted_allegation_still_tells_staff_to_go_to_the_headteacher() -> None:
+    profile = SCHOOLS.get("kingsmeadow")
+    result = ScreenResult("concern", "standard", "staff_conduct", 0.9)
+    text = "\n".join(compose_handoff(profile, "staff", result, "KMS-2026-0010", recorded=True).messages)
+    assert "I have passed it to" in text and "also tell the headteacher today" in text
+    assert "don't discuss it with the person concerned" in text
+
+
+def test_the_routing_flag_changes_nothing_for_other_categories() -> None:
+    profile = SCHOOLS.get("kingsmeadow")
+    result = ScreenResult("disclosure", "high", "physical_abuse", 0.9)
+    assert compose_handoff(profile, "staff", result, "R-1", recorded=True, allegation_route=True) == \
+        compose_handoff(profile, "staff", result, "R-1", recorded=True)

@@ -82,7 +82,8 @@ class SafeguardingDesk:
                 logger.warning("could not wake the outbox worker (%s); it will deliver on its next pass",
                                type(error).__name__)
         screen = result if result.hand_off else ScreenResult("disclosure", "standard", result.category, 1.0)
+        routes = self.store.config.for_school(profile.slug).routes_allegations
         reply = compose_handoff(profile, disclosure.role, screen, record.reference if record else None,
-                                recorded=record is not None)
+                                recorded=record is not None, allegation_route=routes)
         return HandoffOutcome(handoff=reply, reference=record.reference if record else None,
                               created=bool(record and record.created))

@@ -52,6 +52,13 @@ class _Ask:
     category: str
     reference: str | None
     recorded: bool
+    #: An allegation about an adult who works with children, at a school that routes those to its headteacher
+    #: (KCSIE part 4) rather than to the DSL list: the reply names who it really went to.
+    allegation_route: bool = False
+
+    @property
+    def allegation(self) -> bool:
+        return self.category == "staff_conduct"
 
     @property
     def immediate(self) -> bool:
@@ -81,7 +88,7 @@ class _Ask:
 
 
 def compose_handoff(profile: SchoolProfile, role: str | None, result: ScreenResult, reference: str | None, *,
-                    recorded: bool) -> Handoff:
+                    recorded: bool, allegation_route: bool = False) -> Handoff:
     """The reply to a disclosure or concern, for this school, role and screen result.
 
     `recorded=False` means the concern store was unavailable: the reply then claims nothing was passed on and asks
@@ -101,6 +108,7 @@ def compose_handoff(profile: SchoolProfile, role: str | None, result: ScreenResu
         category=result.category,
         reference=(reference or None) if recorded else None,
         recorded=recorded,
+        allegation_route=allegation_route and result.category == "staff_conduct",
     )
     if audience == "pupil":
         messages = _pupil_simple(ask) if ask.simple else _pupil_plain(ask)
@@ -116,6 +124,11 @@ def _signposts(messages: tuple[str, ...]) -> tuple[str, ...]:
     text = "\n".join(messages)
     found = [(text.find(marker), name) for name, marker in _SIGNPOST_MARKERS if marker in text]
     return tuple(name for _, name in sorted(found))
+
+
+def _headteacher(profile: SchoolProfile) -> str:
+    """'Ms Jones, the Headteacher', or 'the headteacher'."""
+    return f"{profile.headteacher}, the Headteacher" if profile.headteacher else "the headteacher"
 
 
 def _reference(ask: _Ask) -> str | None:
@@ -145,7 +158,7 @@ def _pupil_plain(ask: _Ask) -> tuple[str, ...]:
     else:
         bubbles.append("Thank you for telling me about this. You did the right thing, and you are not in trouble.")
     if ask.recorded:
-        to = _with_online_lead(dsl, p, ask.category)
+        to = _headteacher(p) if ask.allegation_route else _with_online_lead(dsl, p, ask.category)
         if ask.disclosure:
             bubbles.append(_sentences(
                 f"I have passed this on to {to}.",
@@ -210,6 +223,8 @@ def _pupil_simple(ask: _Ask) -> tuple[str, ...]:
         to = _names(p.dsl) if p.dsl else f"the person at school whose job is to keep {children} safe"
         if extra is not None:
             to = f"{to} and {extra or f'the person who helps keep {children} safe online'}"
+        if ask.allegation_route:
+            to, who = p.headteacher or "the head teacher", "They are in charge of the school."
         bubbles.append(_sentences(
             f"I have sent your message to {to}.",
             who,
@@ -256,7 +271,7 @@ def _parent(ask: _Ask) -> tuple[str, ...]:
             if ask.self_harm else None,
         ))
     if ask.recorded:
-        to = _with_online_lead(_dsl_adult(p), p, ask.category)
+        to = _headteacher(p) if ask.allegation_route else _with_online_lead(_dsl_adult(p), p, ask.category)
         if ask.disclosure:
             bubbles.append(_sentences(
                 f"Thank you for letting me know. I have passed this to {to}.",
@@ -307,7 +322,21 @@ def _staff(ask: _Ask) -> tuple[str, ...]:
             f"protection service ({CEOP_URL}, \"Report to CEOP\"); the DSL normally decides this."
             if ask.ceop else None)
     later_999 = "If a child is in immediate danger, call 999." if ask.mention_999_later else None
-    if ask.recorded:
+    if ask.recorded and ask.allegation_route:
+        # KCSIE part 4: an allegation about an adult who works with children goes to the headteacher (the chair
+        # of governors when it is about the headteacher), who involves the LADO; not to the DSL list.
+        bubbles.append(_sentences(
+            "Thank you for raising this.",
+            f"Because it is about an adult who works with children, I have passed it to {_headteacher(p)}, not "
+            "to the safeguarding team, as Keeping Children Safe in Education (part 4) asks.",
+            "If it is about the headteacher, tell the chair of governors instead; they involve the Local "
+            "Authority Designated Officer (LADO).",
+            _reference(ask),
+            "Don't discuss it with the person it is about, and don't investigate it yourself.",
+            f"This does not replace {p.name}'s own procedure: speak to the headteacher in person today as well.",
+            later_999,
+        ))
+    elif ask.recorded:
         to = _with_online_lead(_dsl_adult(p), p, ask.category)
         bubbles.append(_sentences(
             f"Thank you for raising this. I have passed it to {to}.",
@@ -316,6 +345,10 @@ def _staff(ask: _Ask) -> tuple[str, ...]:
             _reference(ask),
             f"This does not replace {p.name}'s own safeguarding procedure: speak to {_dsl_short(p)} in person "
             f"today as well{deputy}.",
+            # KCSIE part 4 applies whether or not the school has set the bot to route allegations.
+            "Because it is about an adult who works with children, also tell the headteacher today (the chair of "
+            "governors if it is about the headteacher), and don't discuss it with the person concerned."
+            if ask.allegation else None,
             later_999, ceop,
         ))
     else:
