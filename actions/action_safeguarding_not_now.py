@@ -35,4 +35,5 @@ class ActionSafeguardingNotNow(Action):
         school = tracker.get_slot("school")
         if ask_for_missing_context(dispatcher, school, role):
             return events + [SlotSet("pending_question", question)]
-        return events + answer_and_record(dispatcher, school, question, role)
+        # The screen saw risk in it (that is why it was held back for a check-in): its words are not kept.
+        return events + answer_and_record(dispatcher, school, question, role, keep_words=False)

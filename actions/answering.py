@@ -38,19 +38,30 @@ def answer(school: str, question: str, role: str | None) -> Answer:
     return services.assistant().answer(school, question, role)
 
 
-def send_answer(dispatcher: CollectingDispatcher, question: str, result: Answer) -> list[dict[str, Any]]:
-    """Say the answer with feedback buttons, and store the question for the gaps report."""
-    question_id = services.feedback().note_question(result.school, question, result.abstained)
+#: What the gaps report keeps instead of the words of a question the screen saw risk in: they may be a child's
+#: own near-disclosure, and the feedback store is no safeguarding record.
+WORDS_NOT_KEPT = "(a question on a sensitive topic: its words are not kept)"
+
+
+def send_answer(dispatcher: CollectingDispatcher, question: str, result: Answer,
+                keep_words: bool = True) -> list[dict[str, Any]]:
+    """Say the answer with feedback buttons, and store the question (or, when `keep_words` is False, only that
+    one was asked) for the gaps report."""
+    question_id = services.feedback().note_question(result.school, question if keep_words else WORDS_NOT_KEPT,
+                                                    result.abstained)
     dispatcher.utter_message(text=result.text, buttons=services.HELPFUL_BUTTONS)
     return [SlotSet("last_question", question), SlotSet("last_question_id", question_id),
             SlotSet("last_answer_abstained", result.abstained), SlotSet("pending_question", None)]
 
 
 def answer_and_record(dispatcher: CollectingDispatcher, school: str, question: str,
-                      role: str | None, sensitive: bool = False) -> list[dict[str, Any]]:
+                      role: str | None, sensitive: bool = False, keep_words: bool | None = None
+                      ) -> list[dict[str, Any]]:
     """Answer `question` from `school`'s policy, store it for the gaps report, and offer feedback buttons; after a
-    question on a sensitive topic (the safeguarding screen says so), gently offer someone to talk to."""
-    events = send_answer(dispatcher, question, answer(school, question, role))
+    question on a sensitive topic (the safeguarding screen says so), gently offer someone to talk to. The words of
+    a sensitive question are not kept (`keep_words` defaults to `not sensitive`)."""
+    keep = not sensitive if keep_words is None else keep_words
+    events = send_answer(dispatcher, question, answer(school, question, role), keep_words=keep)
     if sensitive:
         try:
             dispatcher.utter_message(text=gentle_offer(services.schools().get(school), role))

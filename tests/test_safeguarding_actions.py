@@ -254,6 +254,24 @@ def test_a_sensitive_question_is_answered_then_gently_offers_someone_to_talk_to(
     assert "reference" not in said(dispatcher).lower()
 
 
+def test_the_gaps_report_keeps_no_words_of_a_question_the_screen_saw_risk_in() -> None:
+    """A sensitive question may be a child's near-disclosure: the feedback store notes that one was asked, not its
+    words (an ordinary question's words are kept, for the policy owner's gaps report)."""
+    from actions.action_answer_policy_question import ActionAnswerPolicyQuestion
+    from actions.answering import WORDS_NOT_KEPT
+
+    for text, verdict in (("what happens if someone hurts themselves at home canary-q-55", {
+            "label": "question", "urgency": "none", "category": "self_harm"}),
+            ("can I use my phone in lessons?", {"label": "question", "urgency": "none", "category": "other"})):
+        message = {"text": text, "intent": {"name": "ask_policy", "confidence": 0.9}, "entities": [],
+                   "safeguarding": verdict}
+        run(ActionAnswerPolicyQuestion(), Tracker("pupil-4", {"school": "alder", "role": "pupil"}, message, [],
+                                                  False, None, {}, "action_listen"))
+    with services.feedback()._engine.connect() as connection:  # noqa: SLF001 - what is on disk is the point
+        stored = [row.question for row in connection.exec_driver_sql("SELECT question FROM policy_questions ORDER BY id")]
+    assert stored == [WORDS_NOT_KEPT, "can I use my phone in lessons?"]
+
+
 # ------------------------------------------------------------------------------------------------ check-in, languages
 
 
