@@ -18,7 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("INBOX_PORT", DEFAULT_PORT)))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot.core import logredact
     from bot.dsl_inbox.web import build_default_app
+
+    # Sanic logs what it handles; as in the other servers, no third-party log line carries a value.
+    logredact.install()
 
     try:
         app = build_default_app()
