@@ -78,6 +78,8 @@ retention_loop() {
 retention_loop &
 pids+=($!)
 
+# endpoints.yml names the action server's default port; Rasa is given a copy that names the one in use.
+sed "s#127.0.0.1:5055/#127.0.0.1:$ACTIONS_PORT/#" endpoints.yml > artifacts/rasa/endpoints.yml
 setsid .venv/bin/python -m channels.action_server --port "$ACTIONS_PORT" >logs/actions.log 2>&1 &
 pids+=($!)
 # The DSL web inbox: its own small server (bot/dsl_inbox/web.py says why), on loopback like the others.
@@ -85,7 +87,7 @@ setsid .venv/bin/python -m bot.dsl_inbox --port "$INBOX_PORT" >logs/inbox.log 2>
 pids+=($!)
 # Rasa through channels/rasa_server.py: its logs, like the action server's, carry no message text.
 setsid .venv/bin/python -m channels.rasa_server run --interface "$POLICYBOT_BIND_HOST" --port "$RASA_PORT" --model "$MODEL" \
-  --credentials credentials.yml --endpoints endpoints.yml --cors "http://localhost:$RASA_PORT" "${api[@]}" \
+  --credentials credentials.yml --endpoints artifacts/rasa/endpoints.yml --cors "http://localhost:$RASA_PORT" "${api[@]}" \
   >logs/rasa.log 2>&1 &
 pids+=($!)
 
