@@ -152,3 +152,61 @@ class RecentActivities:
     def forget(self, key: str) -> None:
         """Let `key` be handled again (its first attempt failed before reaching the assistant)."""
         self._seen.pop(key, None)
+
+
+@dataclass
+class _Move:
+    conversation_id: str
+    school: str
+    at: float
+
+
+class PrivateChats:
+    """The personal chats the channel moved people to from a team channel or group chat (bounded, in memory, with a
+    sliding time limit), so that for a while their conversation carries on there at the school the channel was
+    placed at -- a trust tenant's team may belong to a school its personal chats would not be placed at, or to none
+    -- and their next message in that shared conversation moves too (a quiet "yes" there may be the answer to
+    "shall I tell someone?"). Keyed by tenant and Teams user: Teams keeps one personal chat per person and bot.
+    Nothing here is written anywhere; a restart forgets it (personal chats then use the tenant's school)."""
+
+    def __init__(self, capacity: int = 10_000, ttl_s: float = 3600.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._moves: OrderedDict[tuple[str, str], _Move] = OrderedDict()
+        self._capacity = capacity
+        self._ttl_s = ttl_s
+        self._clock = clock
+
+    def _live(self, tenant_id: str, user_id: str) -> _Move | None:
+        now = self._clock()
+        while self._moves:
+            oldest = next(iter(self._moves.values()))
+            if now - oldest.at <= self._ttl_s and len(self._moves) <= self._capacity:
+                break
+            self._moves.popitem(last=False)
+        key = (tenant_id.lower(), user_id)
+        move = self._moves.get(key)
+        if move is not None:  # in use: the time limit starts again
+            move.at = now
+            self._moves.move_to_end(key)
+        return move
+
+    def remember(self, tenant_id: str, user_id: str, school: str, conversation_id: str) -> None:
+        """`user_id` (in `tenant_id`) now talks about `school` in the personal chat `conversation_id`."""
+        self._live(tenant_id, user_id)
+        self._moves[(tenant_id.lower(), user_id)] = _Move(conversation_id, school, self._clock())
+        self._moves.move_to_end((tenant_id.lower(), user_id))
+        self._live(tenant_id, user_id)  # trims to capacity
+
+    def school_for(self, conversation_id: str | None, tenant_id: str | None, user_id: str | None) -> str | None:
+        """The school a personal chat was moved to, if this is that person's moved-to chat and it is still fresh."""
+        if not conversation_id or not tenant_id or not user_id:
+            return None
+        move = self._live(tenant_id, user_id)
+        return move.school if move is not None and move.conversation_id == conversation_id else None
+
+    def moved(self, tenant_id: str | None, user_id: str | None, school: str) -> bool:
+        """True while this person's conversation at `school` is carried on in a personal chat."""
+        if not tenant_id or not user_id:
+            return False
+        move = self._live(tenant_id, user_id)
+        return move is not None and move.school == school

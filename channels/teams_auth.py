@@ -5,8 +5,9 @@ by a key from Bot Framework's OpenID metadata (fetched on first use, never at im
 day and re-fetched at most once a minute when a token names a key we have not seen), its issuer is
 https://api.botframework.com, its audience is the bot's app id, it is unexpired (5 minutes' clock skew), and its
 `serviceUrl` claim equals the activity's `serviceUrl` -- so a reply (which carries the bot's own token) can only
-go where Microsoft said the activity came from. Rasa 3.6's `botframework` channel does none of the last three and
-takes the accepted algorithm from the token itself.
+go where Microsoft said the activity came from -- and, for the channel the bot requires (the Teams channel asks for
+"msteams"), the signing key is endorsed for it (403, not 401: the token is genuine but not for this channel). Rasa
+3.6's `botframework` channel does none of the last four and takes the accepted algorithm from the token itself.
 
 Nothing here logs or raises with a token, a key or message text: errors carry a short reason code only.
 """
@@ -55,6 +56,14 @@ class AuthError(Exception):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason
+
+
+class NotEndorsed(AuthError):
+    """A genuine Connector token, but its signing key is not endorsed for the channel the bot requires (answer
+    403: Bot Framework's authentication protocol says to reject such a request with Forbidden)."""
+
+    def __init__(self) -> None:
+        super().__init__("not_endorsed", "the signing key is not endorsed for this channel")
 
 
 class KeysUnavailable(Exception):
@@ -238,7 +247,13 @@ class TokenValidator:
         self.clock_skew_s = clock_skew_s
 
     async def validate(self, authorization: str | None, channel_id: str | None = None) -> dict[str, Any]:
-        """The token's verified claims; AuthError for any failure, KeysUnavailable if no keys can be had."""
+        """The token's verified claims; AuthError for any failure, KeysUnavailable if no keys can be had.
+
+        With `channel_id` the signing key must be endorsed for that channel: a key published without an
+        endorsements list is refused too (NotEndorsed, checked only once the token itself has verified). The Bot
+        Framework SDKs skip the check for such a key; its protocol says a channel whose endorsement is required must
+        come with a token signed by a key endorsed for it, and Microsoft publishes every key with its endorsements.
+        """
         token = bearer_token(authorization)
         try:
             header = jwt.get_unverified_header(token)
@@ -253,17 +268,18 @@ class TokenValidator:
         key = await self.keys.get(kid)
         if key is None:
             raise AuthError("unknown_key", "the token is signed with a key Bot Framework does not publish")
-        if channel_id is not None and key.endorsements is not None and channel_id not in key.endorsements:
-            raise AuthError("not_endorsed", "the signing key is not endorsed for this channel")
         try:
-            return jwt.decode(token, key=key.public_key, algorithms=[ALGORITHM], audience=self.app_id,
-                              issuer=BOT_FRAMEWORK_ISSUER, leeway=self.clock_skew_s,
-                              options={"require": ["exp", "iss", "aud"], "verify_signature": True})
+            claims = jwt.decode(token, key=key.public_key, algorithms=[ALGORITHM], audience=self.app_id,
+                                issuer=BOT_FRAMEWORK_ISSUER, leeway=self.clock_skew_s,
+                                options={"require": ["exp", "iss", "aud"], "verify_signature": True})
         except jwt.PyJWTError as error:
             for error_type, reason, detail in _DECODE_ERRORS:
                 if isinstance(error, error_type):
                     raise AuthError(reason, detail) from None
             raise AuthError("invalid", "the token is not valid") from None
+        if channel_id is not None and channel_id not in (key.endorsements or ()):
+            raise NotEndorsed()
+        return claims
 
 
 def check_service_url(claims: Mapping[str, Any], service_url: str | None) -> None:

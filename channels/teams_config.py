@@ -114,7 +114,7 @@ class Placement:
     """Where an activity belongs: the school (None if not mapped) and why, for the log and the refusal."""
 
     school: str | None
-    reason: str  # "tenant", "team", "unknown_tenant", "unmapped_team"
+    reason: str  # "tenant", "team", "unknown_tenant", "unmapped_team"; "moved" (channels/teams.py: a personal chat)
 
 
 class TenantMap:

@@ -3,7 +3,10 @@
 A reply is POSTed to `{serviceUrl}/v3/conversations/{conversation id}/activities/{id replied to}` -- the service
 URL comes from the inbound activity, whose token vouched for it (channels/teams_auth.py) -- with the bot's own
 access token, got by the OAuth client-credentials grant from the token endpoint and cached until five minutes
-before it expires. A 401 from the Connector drops the cached token and tries once more with a fresh one.
+before it expires. A 401 from the Connector drops the cached token and tries once more with a fresh one. A personal
+(1:1) chat with someone is started by POSTing to `{serviceUrl}/v3/conversations` (Bot Connector "Create
+Conversation": the bot, that one member, the tenant, isGroup false); Teams answers with the id of the person's one
+chat with the bot (the same id each time).
 
 Errors name the HTTP status only: never the token, the app password or the message.
 """
@@ -125,21 +128,29 @@ def reply_url(service_url: str, conversation_id: str, reply_to_id: str | None) -
     return f"{base}/{quote(reply_to_id, safe='')}" if reply_to_id else base
 
 
+def conversations_url(service_url: str) -> str:
+    """`{serviceUrl}/v3/conversations`, where a new conversation is created."""
+    check_url(service_url, "the activity's serviceUrl")
+    return f"{service_url.rstrip('/')}/v3/conversations"
+
+
+def _error_code(answer: Any) -> str:
+    """" (Code)" from a Connector error body ({"error": {"code": ...}}) if it is a plain code, else ""."""
+    error = answer.get("error") if isinstance(answer, Mapping) else None
+    code = error.get("code") if isinstance(error, Mapping) else None
+    return f" ({code})" if isinstance(code, str) and _ERROR_CODE.match(code) else ""
+
+
 class ConnectorClient:
-    """Posts reply activities to the Bot Connector with the bot's token."""
+    """Posts reply activities to the Bot Connector, and starts personal chats, with the bot's token."""
 
     def __init__(self, tokens: AppTokens, post: HttpPost = http_post) -> None:
         self.tokens = tokens
         self._post = post
 
-    async def reply(self, service_url: str, conversation_id: str, reply_to_id: str | None,
-                    activity: Mapping[str, Any]) -> Any:
-        """Post `activity` as a reply; the Connector's answer (usually {"id": ...}); ConnectorError on failure."""
-        try:
-            url = reply_url(service_url, conversation_id, reply_to_id)
-        except ValueError as error:
-            raise ConnectorError(str(error)) from None
-        body = json.dumps(activity).encode("utf-8")
+    async def _send(self, url: str, payload: Mapping[str, Any], what: str) -> Any:
+        """POST `payload` as JSON with the bot's token (a fresh one once after a 401/403); the parsed answer."""
+        body = json.dumps(payload).encode("utf-8")
         for attempt in (1, 2):
             token = await self.tokens.get()
             status, answer = await self._post(
@@ -149,5 +160,32 @@ class ConnectorClient:
             if status in (401, 403) and attempt == 1:
                 self.tokens.invalidate()  # a revoked or rotated token: one more try with a fresh one
                 continue
-            raise ConnectorError(f"the Bot Connector answered HTTP {status} to a reply")
+            raise ConnectorError(f"the Bot Connector answered HTTP {status}{_error_code(answer)} to {what}")
         raise ConnectorError("the Bot Connector refused the bot's token twice")  # pragma: no cover - loop returns
+
+    async def reply(self, service_url: str, conversation_id: str, reply_to_id: str | None,
+                    activity: Mapping[str, Any]) -> Any:
+        """Post `activity` as a reply (or, without `reply_to_id`, as a new message in the conversation); the
+        Connector's answer (usually {"id": ...}); ConnectorError on failure."""
+        try:
+            url = reply_url(service_url, conversation_id, reply_to_id)
+        except ValueError as error:
+            raise ConnectorError(str(error)) from None
+        return await self._send(url, activity, "a reply")
+
+    async def create_personal_conversation(self, service_url: str, bot_id: str, user_id: str,
+                                           tenant_id: str) -> str:
+        """Start (or find: Teams keeps one per person) the bot's 1:1 chat with `user_id`; its conversation id.
+        Nothing is posted in it yet. ConnectorError if the Connector refuses (e.g. 403 when the app may not message
+        that person) or answers without an id."""
+        try:
+            url = conversations_url(service_url)
+        except ValueError as error:
+            raise ConnectorError(str(error)) from None
+        answer = await self._send(url, {"bot": {"id": bot_id}, "members": [{"id": user_id}],
+                                        "channelData": {"tenant": {"id": tenant_id}}, "tenantId": tenant_id,
+                                        "isGroup": False}, "a new conversation")
+        conversation_id = answer.get("id") if isinstance(answer, Mapping) else None
+        if not isinstance(conversation_id, str) or not conversation_id.strip() or len(conversation_id) > 512:
+            raise ConnectorError("the Bot Connector's answer to a new conversation has no usable id")
+        return conversation_id

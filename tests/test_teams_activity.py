@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels.teams_activity import Activity, ActivityError, RecentActivities, message_id, sender_id
+from channels.teams_activity import Activity, ActivityError, PrivateChats, RecentActivities, message_id, sender_id
 from channels.teams_cards import ADAPTIVE_CARD, card_action, reply_activity, text_activity
 from e2e.teams.stubs import message_activity
 
@@ -133,3 +133,25 @@ def test_url_buttons_open_https_links_only() -> None:
     assert card_action({"title": "Policy", "url": "https://school.example/policy.pdf"}) == {
         "type": "Action.OpenUrl", "title": "Policy", "url": "https://school.example/policy.pdf"}
     assert card_action({"title": "Bad", "url": "javascript:alert(1)"}) is None
+
+
+def test_private_chats_remember_the_school_per_person_for_a_sliding_while() -> None:
+    now = [0.0]
+    chats = PrivateChats(capacity=2, ttl_s=60.0, clock=lambda: now[0])
+    chats.remember(TENANT.upper(), "29:a", "ouston", "a:personal-a")
+    assert chats.school_for("a:personal-a", TENANT, "29:a") == "ouston"
+    assert chats.school_for("a:some-other-chat", TENANT, "29:a") is None, "only the chat they were moved to"
+    assert chats.school_for("a:personal-a", TENANT, "29:b") is None, "only the person moved"
+    assert chats.moved(TENANT, "29:a", "ouston") and not chats.moved(TENANT, "29:a", "ken-stimpson")
+    now[0] = 59.0
+    assert chats.moved(TENANT, "29:a", "ouston"), "used again: the time limit starts again"
+    now[0] = 118.0
+    assert chats.school_for("a:personal-a", TENANT, "29:a") == "ouston"
+    now[0] = 179.0
+    assert chats.school_for("a:personal-a", TENANT, "29:a") is None and not chats.moved(TENANT, "29:a", "ouston")
+    chats.remember(TENANT, "29:a", "ouston", "a:personal-a")
+    chats.remember(TENANT, "29:b", "ouston", "a:personal-b")
+    chats.remember(TENANT, "29:c", "ouston", "a:personal-c")
+    assert not chats.moved(TENANT, "29:a", "ouston"), "bounded: the oldest is forgotten first"
+    assert chats.moved(TENANT, "29:c", "ouston") and chats.moved(TENANT, "29:b", "ouston")
+    assert chats.school_for(None, TENANT, "29:b") is None and not chats.moved(None, "29:b", "ouston")

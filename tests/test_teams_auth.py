@@ -16,8 +16,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from channels.teams_auth import (AuthError, KeysUnavailable, SigningKeys, TokenValidator, check_service_url,
-                                 check_url, fetch_json)
+from channels.teams_auth import (AuthError, KeysUnavailable, NotEndorsed, SigningKeys, TokenValidator,
+                                 check_service_url, check_url, fetch_json)
 from e2e.teams.stubs import IdentityStub, new_rsa_key
 
 APP_ID = str(uuid.uuid4())
@@ -157,6 +157,30 @@ def test_a_missing_or_odd_authorization_header_is_refused(validator: TokenValida
 def test_a_key_not_endorsed_for_the_channel_is_refused(identity: IdentityStub, validator: TokenValidator) -> None:
     got = refusal(validator, f"Bearer {identity.token(APP_ID, SERVICE_URL)}", channel_id="slack")
     assert got == "not_endorsed"
+
+
+@pytest.mark.parametrize("endorsements", [None, [], ["webchat"]], ids=["no-list", "empty", "others-only"])
+def test_a_key_without_an_endorsement_for_the_channel_is_forbidden(identity: IdentityStub,
+                                                                   validator: TokenValidator,
+                                                                   endorsements: list[str] | None) -> None:
+    """A key published without an endorsements list proves no channel: refused (the SDKs let it through)."""
+    kid = f"bare-{uuid.uuid4().hex[:8]}"
+    identity.add_key(kid, endorsements=endorsements)
+    token = identity.token(APP_ID, SERVICE_URL, kid=kid)
+    with pytest.raises(NotEndorsed, match=r"^the signing key is not endorsed for this channel$") as refused:
+        asyncio.run(validator.validate(f"Bearer {token}", "msteams"))
+    assert refused.value.reason == "not_endorsed" and isinstance(refused.value, AuthError)
+    assert asyncio.run(validator.validate(f"Bearer {token}"))["aud"] == APP_ID, "no channel asked: no check"
+
+
+def test_endorsement_is_checked_only_after_the_signature(identity: IdentityStub, validator: TokenValidator) -> None:
+    """A forged token naming an unendorsed key is a 401 (signature), never a 403 that would confirm the key."""
+    kid = f"bare-{uuid.uuid4().hex[:8]}"
+    identity.add_key(kid, endorsements=None)
+    forged = jwt.encode(unsigned_claims(), new_rsa_key(), algorithm="RS256", headers={"kid": kid})
+    with pytest.raises(AuthError, match=r"^the token's signature does not verify$") as refused:
+        asyncio.run(validator.validate(f"Bearer {forged}", "msteams"))
+    assert refused.value.reason == "signature" and not isinstance(refused.value, NotEndorsed)
 
 
 def test_an_activity_without_a_service_url_is_refused(identity: IdentityStub, validator: TokenValidator) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import pytest
 
 from channels.teams_connector import AppTokens, ConnectorClient, ConnectorError, reply_url
-from e2e.teams.stubs import FakeConnector
+from e2e.teams.stubs import FakeConnector, personal_conversation_id
 
 APP_ID = str(uuid.uuid4())
 PASSWORD = "stub-app-password-" + uuid.uuid4().hex
@@ -115,3 +116,51 @@ def test_app_tokens_need_both_id_and_password() -> None:
         AppTokens(APP_ID, "")
     with pytest.raises(ValueError):
         AppTokens(APP_ID, PASSWORD, "http://login.example/token")
+
+
+# --- starting a personal chat (a flagged message in a team channel moves there) ------------------------------------
+
+TENANT = "1111aaaa-2222-4333-8444-55555555555b"
+
+
+def test_a_personal_chat_is_created_with_the_bot_the_person_and_the_tenant(connector: FakeConnector) -> None:
+    client = client_for(connector)
+    conversation = asyncio.run(client.create_personal_conversation(connector.service_url, "28:policybot",
+                                                                   "29:teacher", TENANT))
+    assert conversation == personal_conversation_id(TENANT, "29:teacher")
+    assert connector.conversations == [{"bot": {"id": "28:policybot"}, "members": [{"id": "29:teacher"}],
+                                        "channelData": {"tenant": {"id": TENANT}}, "tenantId": TENANT,
+                                        "isGroup": False}]
+    # Posting into it: a new message, not a reply to anything.
+    asyncio.run(client.reply(connector.service_url, conversation, None, {"type": "message", "text": "hi"}))
+    [posted] = connector.replies_to(conversation)
+    assert posted.reply_to_id is None and posted.activity["text"] == "hi"
+
+
+def test_a_refused_personal_chat_is_a_connector_error_naming_the_status_and_code(connector: FakeConnector) -> None:
+    connector.refuse_conversations = True
+    client = client_for(connector)
+    with pytest.raises(ConnectorError, match=r"^the Bot Connector answered HTTP 403 \(BotNotInConversationRoster\) "
+                                             r"to a new conversation$"):
+        asyncio.run(client.create_personal_conversation(connector.service_url, "28:policybot", "29:teacher",
+                                                        TENANT))
+    assert connector.token_requests == 2, "once more with a fresh token, then given up"
+
+
+def test_a_new_conversation_answer_without_an_id_is_a_connector_error() -> None:
+    async def post(url: str, headers: Mapping[str, str], body: bytes) -> tuple[int, Any]:
+        if url.endswith("/token"):
+            return 200, {"access_token": "t", "expires_in": 3600}
+        return 201, {"activityId": "1"}
+
+    client = ConnectorClient(AppTokens(APP_ID, PASSWORD, "https://login.example/token", post=post), post=post)
+    with pytest.raises(ConnectorError, match=r"^the Bot Connector's answer to a new conversation has no usable id$"):
+        asyncio.run(client.create_personal_conversation("https://smba.example/teams/", "28:b", "29:u", TENANT))
+
+
+def test_a_personal_chat_is_never_requested_from_a_plain_http_service_url_off_loopback(
+        connector: FakeConnector) -> None:
+    client = client_for(connector)
+    with pytest.raises(ConnectorError, match=r"^the activity's serviceUrl must use https"):
+        asyncio.run(client.create_personal_conversation("http://attacker.example/", "28:b", "29:u", TENANT))
+    assert connector.token_requests == 0

@@ -5,6 +5,7 @@ by the Teams unit tests and, as session fixtures, by the end-to-end tests (tests
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import threading
@@ -98,6 +99,8 @@ class IdentityStub:
         self.channel = channel
         self.keys: dict[str, RSAPrivateKey] = {"stub-key-1": new_rsa_key()}
         self.published: list[str] = ["stub-key-1"]
+        #: Keys published with endorsements other than the default [channel, "webchat"] (None: no endorsements).
+        self.endorsements: dict[str, list[str] | None] = {}
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._server = _Server(self._handle)
@@ -117,18 +120,23 @@ class IdentityStub:
         with self._lock:
             return self.requests[path]
 
-    def add_key(self, kid: str, publish: bool = True) -> RSAPrivateKey:
-        """A new signing key; published in the JWKS (from the next fetch) unless `publish` is False."""
+    def add_key(self, kid: str, publish: bool = True, endorsements: list[str] | None | bool = True
+                ) -> RSAPrivateKey:
+        """A new signing key; published in the JWKS (from the next fetch) unless `publish` is False, endorsed for
+        [channel, "webchat"] unless `endorsements` says otherwise (None: published without an endorsements list)."""
         key = new_rsa_key()
         with self._lock:
             self.keys[kid] = key
             if publish:
                 self.published.append(kid)
+            if endorsements is not True:
+                self.endorsements[kid] = endorsements if isinstance(endorsements, list) else None
         return key
 
     def jwks(self) -> dict[str, Any]:
         with self._lock:
-            return {"keys": [public_jwk(self.keys[kid], kid, [self.channel, "webchat"]) for kid in self.published]}
+            return {"keys": [public_jwk(self.keys[kid], kid, self.endorsements.get(kid, [self.channel, "webchat"]))
+                             for kid in self.published]}
 
     def _handle(self, request: BaseHTTPRequestHandler, method: str) -> None:
         path = urlsplit(request.path).path
@@ -183,9 +191,16 @@ class Reply:
                 for action in (attachment.get("content") or {}).get("actions") or []]
 
 
+def personal_conversation_id(tenant_id: str, user_id: str) -> str:
+    """The 1:1 conversation id the fake Connector gives a user (the same every time, as Teams does)."""
+    return "a:personal-" + hashlib.sha256(f"{tenant_id.lower()}\n{user_id}".encode()).hexdigest()[:24]
+
+
 @dataclass
 class FakeConnector:
-    """The Bot Connector: a client-credentials token endpoint and the reply endpoint, recording every reply."""
+    """The Bot Connector: a client-credentials token endpoint, the reply endpoint (recording every reply) and the
+    create-conversation endpoint (recording every request; `refuse_conversations` makes it answer 403, as Teams
+    does when the bot may not message that user)."""
 
     app_id: str
     app_password: str = field(repr=False)
@@ -194,6 +209,8 @@ class FakeConnector:
     tokens: list[str] = field(default_factory=list, repr=False)
     token_requests: int = 0
     refused_token_requests: int = 0
+    conversations: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    refuse_conversations: bool = False
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -247,6 +264,9 @@ class FakeConnector:
             _send_json(request, 200, {"token_type": "Bearer", "expires_in": self.token_lifetime_s,
                                       "ext_expires_in": self.token_lifetime_s, "access_token": token})
             return
+        if method == "POST" and path.rstrip("/") == f"{SERVICE_PATH}v3/conversations":
+            self._create_conversation(request, body)
+            return
         prefix = f"{SERVICE_PATH}v3/conversations/"
         if method == "POST" and path.startswith(prefix) and "/activities" in path:
             conversation, _, rest = path[len(prefix):].partition("/activities")
@@ -267,6 +287,31 @@ class FakeConnector:
             _send_json(request, 200, {"id": uuid.uuid4().hex})
             return
         _send_json(request, 404, {"error": {"code": "NotFound"}})
+
+    def _create_conversation(self, request: BaseHTTPRequestHandler, body: bytes) -> None:
+        auth = request.headers.get("Authorization") or ""
+        with self._lock:
+            authorized = auth.startswith("Bearer ") and auth[len("Bearer "):] in self.tokens
+        if not authorized:
+            _send_json(request, 401, {"error": {"code": "Unauthorized"}})
+            return
+        try:
+            parameters = json.loads(body)
+        except ValueError:
+            _send_json(request, 400, {"error": {"code": "BadSyntax"}})
+            return
+        with self._lock:
+            self.conversations.append(parameters)
+            refuse = self.refuse_conversations
+        members = parameters.get("members") if isinstance(parameters, dict) else None
+        tenant = (parameters.get("channelData") or {}).get("tenant", {}).get("id") or parameters.get("tenantId")
+        if refuse:
+            _send_json(request, 403, {"error": {"code": "BotNotInConversationRoster"}})
+        elif (parameters.get("isGroup") is not False or not isinstance(members, list) or len(members) != 1
+              or not isinstance(tenant, str)):
+            _send_json(request, 400, {"error": {"code": "BadSyntax"}})
+        else:
+            _send_json(request, 201, {"id": personal_conversation_id(tenant, str(members[0].get("id")))})
 
 
 def message_activity(service_url: str, *, text: str, tenant_id: str | None, user_id: str, conversation_id: str,

@@ -28,9 +28,10 @@ from bot.qa.answer import PolicyAssistant
 from bot.qa.retrieval import Retriever
 from bot.safeguarding.records import ConcernStore
 from bot.schools import SchoolDirectory
+from channels.teams import MOVED_TO_PRIVATE_TEXT
 from channels.teams_activity import Activity, message_id, sender_id
 
-from .stubs import TeamsSetup, message_activity, new_rsa_key
+from .stubs import TeamsSetup, message_activity, new_rsa_key, personal_conversation_id
 
 pytestmark = pytest.mark.e2e
 
@@ -268,3 +269,74 @@ def test_naming_another_school_on_teams_never_moves_the_record(rasa_server: str,
     ours = [c for c in store.list_concerns("ken-stimpson", "ken-stimpson-dsl", status="all") if c.reference in text]
     assert len(ours) == 1
     assert len(store.list_concerns("ouston", "ouston-dsl", status="all")) == ouston_before
+
+
+def test_an_activity_from_another_bot_framework_channel_is_403_and_reaches_nobody(rasa_server: str,
+                                                                                  teams: TeamsSetup) -> None:
+    """A genuine Connector token, but the activity says Web Chat (or nothing): not Teams, so not served."""
+    for channel_id in ("webchat", None):
+        user = f"29:1e2e-webchat-{uuid.uuid4().hex[:8]}"
+        activity = new_activity(teams, user=user)
+        if channel_id is None:
+            del activity["channelId"]
+        else:
+            activity["channelId"] = channel_id
+        assert post_activity(rasa_server, activity, bearer(teams)) == 403
+        assert not teams.connector.replies_to(activity["conversation"]["id"])
+        assert not user_events(rasa_server, sender_id(teams.app_password, teams.tenant_id, user, "ken-stimpson"))
+
+
+def test_a_disclosure_in_a_team_channel_moves_to_a_personal_chat(rasa_server: str, servers: Any,
+                                                                 teams: TeamsSetup) -> None:
+    """In a team channel (the team mapped to Ouston) a member of staff passes on a disclosure: the channel gets
+    one content-free line; the hand-off reply with its reference arrives in a personal chat the bot started; the
+    record is Ouston's, keyed by the channel activity; the Rasa conversation is the person's own at Ouston."""
+    user = f"29:1e2e-channel-{uuid.uuid4().hex[:8]}"
+    canary = f"quokka-canary-{uuid.uuid4().hex[:8]}"
+    words = f"a year 5 boy in my class told me his stepdad hits him with a belt {canary}"
+    activity = new_activity(teams, text=f"<at>policybot</at> {words}", user=user, conversation_type="channel",
+                            conversation_id=f"19:e2e-{uuid.uuid4().hex[:8]}@thread.tacv2;messageid=17",
+                            team={"id": "19:e2e-staffroom@thread.tacv2", "aadGroupId": teams.group_id},
+                            entities=[{"type": "mention", "text": "<at>policybot</at>",
+                                       "mentioned": {"id": "28:policybot", "name": "policybot"}}])
+    created_before = len(teams.connector.conversations)
+    assert post_activity(rasa_server, activity, bearer(teams)) == 200
+
+    in_channel = teams.connector.replies_to(activity["conversation"]["id"])
+    assert [reply.activity.get("text") for reply in in_channel] == [MOVED_TO_PRIVATE_TEXT]
+    created = teams.connector.conversations[created_before:]
+    assert [(c["isGroup"], c["members"], c["channelData"]) for c in created] == [
+        (False, [{"id": user}], {"tenant": {"id": teams.tenant_id}})]
+    personal = personal_conversation_id(teams.tenant_id, user)
+    private = teams.connector.wait_for_replies(personal)
+    assert private and all(r.authorized and r.reply_to_id is None for r in private)
+    said = "\n".join(r.text() for r in private)
+    assert "999" in said
+
+    store = ConcernStore(f"sqlite:///{servers.workdir / 'concerns.db'}")
+    [record] = [c for c in store.list_concerns("ouston", "ouston-dsl", status="all") if c.reference in said]
+    assert record.channel == "teams" and record.role == "staff"
+    assert store.show(record.reference, "ouston", "ouston-dsl").words == words
+    engine = create_engine(f"sqlite:///{servers.workdir / 'concerns.db'}")
+    with engine.connect() as connection:
+        keyed_by = connection.execute(text("SELECT message_id FROM concerns WHERE reference = :r"),
+                                      {"r": record.reference}).scalar()
+    engine.dispose()
+    assert keyed_by == message_id(Activity.parse(activity))
+
+    teacher = sender_id(teams.app_password, teams.tenant_id, user, "ouston")
+    [event] = user_events(rasa_server, teacher)
+    assert event["metadata"]["teams_conversation_type"] == "personal"
+    assert event["metadata"]["teams_moved_from"] == "channel" and event["metadata"]["school"] == "ouston"
+
+    # Their next message, in the personal chat, carries on the same conversation at Ouston (the tenant's own
+    # school is Ken Stimpson).
+    follow_up = new_activity(teams, text=PHONE_QUESTION, user=user, conversation_id=personal)
+    assert post_activity(rasa_server, follow_up, bearer(teams)) == 200
+    replies = teams.connector.wait_for_replies(personal, len(private) + 1)
+    assert "Ouston Primary School" in "\n".join(r.text() for r in replies[len(private):])
+    assert len(user_events(rasa_server, teacher)) == 2
+    echoed = canary in "\n".join(json.dumps(r.activity) for r in in_channel)  # never print the channel's text
+    assert not echoed, "the disclosure was echoed in the channel"
+    for log in servers.logs:
+        assert canary not in log.read_text(errors="replace"), f"disclosure text leaked into {log.name}"
