@@ -24,7 +24,7 @@ PYTHON    ?= $(shell command -v python3.11 || command -v python3)
 STAMP     := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha256sum | cut -c1-16)
 
 .PHONY: help install index test eval eval-e2e bench bench-e2e run chat train train-ci validate test-stories serve shell clean distclean web chromium e2e-web teams-package \
-  nginx deploy-config proxy
+  nginx deploy-config proxy deploy-systemd crash-trial
 
 help:
 	@echo "make run        set everything up (venv, index, Rasa model) and start the assistant on localhost:5005"
@@ -33,6 +33,7 @@ help:
 	@echo "make e2e-web    the web chat's end-to-end tests: socket.io security checks and headless Chromium"
 	@echo "make deploy-config  write the HTTPS reverse proxy's config (SERVER_NAME=... TLS_CERT=... TLS_KEY=...; see README)"
 	@echo "make proxy      run that reverse proxy (nginx from Debian) in front of the assistant; Ctrl-C stops it"
+	@echo "make deploy-systemd  write systemd units for production (restart policy as make run's), checked offline"
 	@echo "make teams-package  build the Teams app zip (TEAMS_PACKAGE_ARGS=\"--developer-name ... --website-url ...\")"
 	@echo "make eval       evidence@1/@3, abstention, wrong-school citations; the screen on the dev set and its corpus's grouped CV"
 	@echo "make eval-e2e   the safeguarding dev set and the policy questions through the whole assistant over REST"
@@ -84,7 +85,8 @@ bench: install index
 bench-e2e: install index
 	$(PY) -m bot.bench_e2e
 
-# The assistant: action server + Rasa server (REST channel, SQLite tracker store). Ctrl-C stops both.
+# The assistant: action server + Rasa server (REST channel, SQLite tracker store) + DSL inbox, under a supervisor that
+# restarts one that dies (bot/supervisor.py). Ctrl-C stops them all.
 run: serve
 
 # A terminal chat straight over the retrieval core, without Rasa.
@@ -141,6 +143,17 @@ deploy-config:
 proxy: nginx
 	@test -f "$${DEPLOY_DIR:-artifacts/deploy}/nginx.conf" || scripts/deploy-config.sh
 	scripts/proxy.sh
+
+# systemd units for production (artifacts/deploy/systemd/, from config/deploy/systemd/*.in): one per server, restarted
+# with make run's back-off, checked with systemd-analyze verify. Settings: SERVICE_USER, RASA_PORT, ACTIONS_PORT,
+# INBOX_PORT, MODEL (scripts/deploy-systemd.sh lists them; README "Running it as a service").
+deploy-systemd: install
+	scripts/deploy-systemd.sh
+
+# Issue 15's fault trial alone: 40 disclosures over REST, the action server SIGKILLed after the 14th; every message
+# answered, the server restarted, exactly 40 records after the client's retries. Prints the figures.
+crash-trial: install index train-ci web
+	POLICYBOT_E2E_MODEL=artifacts/models-ci/policybot-ci.tar.gz $(PY) -m pytest -q -s tests/e2e/test_crash_survival.py
 
 # Only the web chat's end-to-end tests (socket.io + browser), on the CI-sized model.
 e2e-web: install index train-ci web chromium

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start the action server and the Rasa server (REST channel, SQLite tracker store) and stop both on Ctrl-C.
+# Start the action server, the Rasa server (REST channel, SQLite tracker store), the DSL inbox (and the mail catcher,
+# the proxy) under bot/supervisor.py, which restarts one that dies while the others keep serving; stop all on Ctrl-C.
 # Called by `make run`; assumes `make install index train` already ran. Ports: RASA_PORT (5005), ACTIONS_PORT (5055),
 # INBOX_PORT (5056, the DSL web inbox).
 set -euo pipefail
@@ -19,14 +20,20 @@ export POLICYBOT_INBOX_URL="${POLICYBOT_INBOX_URL:-$inbox_url}"
 MODEL="${MODEL:-models/policybot.tar.gz}"
 mkdir -p artifacts/rasa logs
 
-# The servers run in their own sessions (setsid), so Ctrl-C reaches only this script, which then stops them in
-# order and exits 0; otherwise they would die of the same SIGINT and look like servers that crashed.
+# This script prepares the environment and secrets and says where to chat; bot/supervisor.py runs the servers (its
+# docstring says why Python and not bash): a server that dies is restarted with back-off (1 s doubling to 30 s)
+# while the others keep serving, and logs/supervisor.log says which died and how, never what it was handling. The
+# supervisor and its servers run in their own sessions (setsid), so Ctrl-C reaches only this script, which then
+# stops them (SIGTERM, SIGKILL after 10 s) and exits 0; otherwise they would die of the same SIGINT.
 pids=()
+# The supervisor's servers, each `::: NAME LOG READINESS-CHECK COMMAND...`.
+servers=()
 mail_note=""
 stop() {
   trap - INT TERM EXIT
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  [ "${endpoints:-artifacts/rasa/endpoints.yml}" = artifacts/rasa/endpoints.yml ] || rm -f "$endpoints"
   echo "stopped the assistant"
 }
 trap 'stop; exit 0' INT TERM HUP
@@ -42,8 +49,8 @@ Set POLICYBOT_SMTP_HOST (and _PORT, _FROM, _USER, _PASSWORD) before a school use
 WARN
   export POLICYBOT_SMTP_HOST=127.0.0.1 POLICYBOT_SMTP_PORT="${POLICYBOT_SMTP_PORT:-8025}"
   mail_note=" (the local mail catcher, saving to artifacts/mail/: NOT sent to any DSL)"
-  setsid .venv/bin/policybot mailcatcher --port "$POLICYBOT_SMTP_PORT" --dir artifacts/mail >logs/mailcatcher.log 2>&1 &
-  pids+=($!)
+  servers+=(::: mail logs/mailcatcher.log "tcp://127.0.0.1:$POLICYBOT_SMTP_PORT"
+            .venv/bin/policybot mailcatcher --port "$POLICYBOT_SMTP_PORT" --dir artifacts/mail)
 fi
 
 # Secrets are made once, 0600: the one Rasa sends to the action server (which refuses every call without it) and,
@@ -78,18 +85,20 @@ retention_loop() {
 retention_loop &
 pids+=($!)
 
-# endpoints.yml names the action server's default port; Rasa is given a copy that names the one in use.
-sed "s#127.0.0.1:5055/#127.0.0.1:$ACTIONS_PORT/#" endpoints.yml > artifacts/rasa/endpoints.yml
-setsid .venv/bin/python -m channels.action_server --port "$ACTIONS_PORT" >logs/actions.log 2>&1 &
-pids+=($!)
+# endpoints.yml names the action server's default port; Rasa is given a copy that names the one in use. A restarted
+# Rasa reads it again, so a run on other ports (the end-to-end tests) has its own copy, removed when it stops.
+endpoints=artifacts/rasa/endpoints.yml
+[ "$ACTIONS_PORT" = 5055 ] || endpoints="artifacts/rasa/endpoints-$ACTIONS_PORT.yml"
+sed "s#127.0.0.1:5055/#127.0.0.1:$ACTIONS_PORT/#" endpoints.yml > "$endpoints"
+servers+=(::: actions logs/actions.log "http://127.0.0.1:$ACTIONS_PORT/health"
+          .venv/bin/python -m channels.action_server --port "$ACTIONS_PORT")
 # The DSL web inbox: its own small server (bot/dsl_inbox/web.py says why), on loopback like the others.
-setsid .venv/bin/python -m bot.dsl_inbox --port "$INBOX_PORT" >logs/inbox.log 2>&1 &
-pids+=($!)
+servers+=(::: inbox logs/inbox.log "http://127.0.0.1:$INBOX_PORT/dsl/health"
+          .venv/bin/python -m bot.dsl_inbox --port "$INBOX_PORT")
 # Rasa through channels/rasa_server.py: its logs, like the action server's, carry no message text.
-setsid .venv/bin/python -m channels.rasa_server run --interface "$POLICYBOT_BIND_HOST" --port "$RASA_PORT" --model "$MODEL" \
-  --credentials credentials.yml --endpoints artifacts/rasa/endpoints.yml --cors "http://localhost:$RASA_PORT" "${api[@]}" \
-  >logs/rasa.log 2>&1 &
-pids+=($!)
+servers+=(::: rasa logs/rasa.log "http://127.0.0.1:$RASA_PORT/"
+          .venv/bin/python -m channels.rasa_server run --interface "$POLICYBOT_BIND_HOST" --port "$RASA_PORT" --model "$MODEL"
+          --credentials credentials.yml --endpoints "$endpoints" --cors "http://localhost:$RASA_PORT" "${api[@]}")
 
 # POLICYBOT_PROXY=1: the HTTPS reverse proxy too (nginx, scripts/proxy.sh), with the config `make deploy-config`
 # wrote (a self-signed trial one if there is none). Without it nothing listens beyond 127.0.0.1.
@@ -98,12 +107,15 @@ if [ "${POLICYBOT_PROXY:-0}" = 1 ]; then
   grep -qx "RASA_PORT=$RASA_PORT" artifacts/deploy/deploy.env \
     || echo "WARNING: artifacts/deploy/nginx.conf points at another Rasa port: make deploy-config RASA_PORT=$RASA_PORT" >&2
   scripts/install-nginx.sh
-  setsid scripts/proxy.sh >logs/proxy.log 2>&1 &
-  pids+=($!)
+  servers+=(::: proxy logs/proxy.log - scripts/proxy.sh)
   echo "reverse proxy: $(sed -n 's/^PUBLIC_URL=//p' artifacts/deploy/deploy.env)/chat/ken-stimpson (logs/proxy.log)"
 fi
 
-echo "starting (logs in logs/rasa.log, logs/actions.log and logs/inbox.log) ..."
+setsid .venv/bin/python -m bot.supervisor --exit-with-parent --log logs/supervisor.log "${servers[@]}" &
+supervisor=$!
+pids+=("$supervisor")
+
+echo "starting (logs in logs/rasa.log, logs/actions.log and logs/inbox.log; restarts in logs/supervisor.log) ..."
 for _ in $(seq 1 180); do
   if curl -sf "http://127.0.0.1:$RASA_PORT/" >/dev/null 2>&1 \
      && curl -sf "http://127.0.0.1:$ACTIONS_PORT/health" >/dev/null 2>&1 \
@@ -119,13 +131,13 @@ The assistant is running, reachable from this machine only (127.0.0.1).
   Notifications:   ${POLICYBOT_SMTP_HOST}:${POLICYBOT_SMTP_PORT:-25}${mail_note}
 Press Ctrl-C to stop.
 MSG
-    wait -n "${pids[@]}"
-    echo "a server stopped unexpectedly; see logs/" >&2
+    # A server that dies is the supervisor's to restart; this returns only if the supervisor itself stops.
+    status=0
+    wait "$supervisor" || status=$?
+    echo "the supervisor stopped (status $status); see logs/supervisor.log" >&2
     exit 1
   fi
-  for pid in "${pids[@]}"; do
-    kill -0 "$pid" 2>/dev/null || { echo "a server failed to start; see logs/" >&2; tail -20 logs/rasa.log logs/actions.log logs/inbox.log >&2; exit 1; }
-  done
+  kill -0 "$supervisor" 2>/dev/null || { echo "a server failed to start; see logs/" >&2; tail -20 logs/supervisor.log logs/rasa.log logs/actions.log logs/inbox.log >&2; exit 1; }
   sleep 1
 done
 echo "the servers did not become ready in 180 s; see logs/" >&2
