@@ -79,3 +79,39 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
         if self.domain and events:
             return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
         return None
+
+
+# ------------------------------------------------------------------------------------------------ fail closed
+
+
+class TrackerStoreUnavailable(RuntimeError):
+    """The tracker store failed; the turn is refused (the channel guard then replies kindly, with the safety
+    signposting when the message carries risk). The message names the error's class only."""
+
+
+def _fail_closed(error: Exception) -> None:
+    logger.error("ALERT: the tracker store failed (%s); this turn is refused, not continued without its history",
+                 type(error).__name__)
+    raise TrackerStoreUnavailable(f"the tracker store is unavailable ({type(error).__name__})") from None
+
+
+def install_fail_closed() -> None:
+    """Make Rasa's FailSafeTrackerStore fail closed.
+
+    Rasa wraps every tracker store in a FailSafeTrackerStore that, when the database fails, logs the error (with
+    its message, which may quote the conversation) and carries on: a failed read becomes a NEW, empty conversation
+    and a failed write goes to memory, so history and messages are lost without anyone being told, and on several
+    replicas conversations diverge. With this installed (channels/rasa_server.py does, before Rasa starts) the
+    wrapper's error callback logs an alert naming the error's class and raises, so the turn fails instead."""
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    if getattr(FailSafeTrackerStore.__init__, "_policybot_fail_closed", False):
+        return
+    original = FailSafeTrackerStore.__init__
+
+    def init(self: FailSafeTrackerStore, tracker_store: Any, on_tracker_store_error: Any = None,
+             fallback_tracker_store: Any = None) -> None:
+        original(self, tracker_store, on_tracker_store_error or _fail_closed, fallback_tracker_store)
+
+    init._policybot_fail_closed = True  # type: ignore[attr-defined]
+    FailSafeTrackerStore.__init__ = init  # type: ignore[method-assign]

@@ -4,6 +4,7 @@ its trackers back unchanged, and without the right key nothing is stored or read
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,51 @@ def test_another_key_reads_nothing_and_says_so_without_the_words(tmp_path: Path,
     with pytest.raises(TrackerKeyError, match=r"cannot be decrypted with POLICYBOT_TRACKER_KEY") as raised:
         asyncio.run(store(tmp_path).retrieve("pupil-1"))
     assert CANARY not in str(raised.value)
+
+
+def test_a_failing_tracker_store_refuses_the_turn_instead_of_starting_an_empty_conversation(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Rasa's FailSafeTrackerStore would answer a failed read with a new, empty tracker (and a failed write with
+    memory); installed, the failure is an alert naming the error's class, and the turn fails."""
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    from components.tracker_store import TrackerStoreUnavailable, install_fail_closed
+
+    monkeypatch.setenv("POLICYBOT_TRACKER_KEY", Fernet.generate_key().decode())
+    asyncio.run(store(tmp_path).save(conversation()))
+    monkeypatch.setenv("POLICYBOT_TRACKER_KEY", Fernet.generate_key().decode())  # every read now fails
+    before = FailSafeTrackerStore(store(tmp_path))
+    assert asyncio.run(before.retrieve("pupil-1")) is None  # Rasa's own behaviour: silently a fresh conversation
+    # Put back after the test: the change is process-wide, as it is in the Rasa server.
+    monkeypatch.setattr(FailSafeTrackerStore, "__init__", FailSafeTrackerStore.__init__)
+    install_fail_closed()
+    install_fail_closed()  # idempotent
+    wrapped = FailSafeTrackerStore(store(tmp_path))
+    with pytest.raises(TrackerStoreUnavailable, match=r"^the tracker store is unavailable \(TrackerKeyError\)$"):
+        asyncio.run(wrapped.retrieve("pupil-1"))
+    from rasa.core.tracker_store import InMemoryTrackerStore
+
+    class DiskFull(InMemoryTrackerStore):
+        async def save(self, tracker: DialogueStateTracker) -> None:
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(TrackerStoreUnavailable, match=r"\(OSError\)$"):
+        asyncio.run(FailSafeTrackerStore(DiskFull(DOMAIN)).save(conversation()))
+    assert "ALERT: the tracker store failed (TrackerKeyError)" in caplog.text
+    assert CANARY not in caplog.text
+
+
+def test_the_rasa_server_entry_installs_it_before_rasa_starts(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    import channels.rasa_server
+    from bot.core import logredact
+
+    monkeypatch.setattr(FailSafeTrackerStore, "__init__", FailSafeTrackerStore.__init__)
+    monkeypatch.setattr(logredact, "install", lambda: None)  # this test process keeps its own logging
+    monkeypatch.setattr(sys, "argv", list(sys.argv))  # main() hands Rasa its arguments through sys.argv
+    assert not getattr(FailSafeTrackerStore.__init__, "_policybot_fail_closed", False)
+    channels.rasa_server.main(["--version"])
+    assert "Rasa Version" in capsys.readouterr().out
+    assert getattr(FailSafeTrackerStore.__init__, "_policybot_fail_closed", False)
