@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -44,11 +46,21 @@ def resolve_model_path(model: str) -> str:
 class SentenceTransformerEmbedder:
     """sentence-transformers model; construction is cheap, the model loads on first use or `warm_up()`."""
 
+    #: Recent single messages' vectors, keyed by a digest of the text (never the text itself).
+    CACHE_SIZE = 256
+
     def __init__(self, model: str | None = None, batch_size: int = 64) -> None:
         self.name = model or settings.embedding_model()
         self.batch_size = batch_size
         self._model = None
         self._threads = os.cpu_count() or 1
+        # In the Rasa server the NLU featurizer and the safeguarding screen embed the same message (the screen its
+        # normalised, lower-cased form): one shared embedder and this cache make that one model run, not two.
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._lowercases = False
+        #: How many texts went through the model (the cache's hits did not).
+        self.encoded = 0
 
     def warm_up(self) -> None:
         if self._model is None:
@@ -63,9 +75,34 @@ class SentenceTransformerEmbedder:
             hf_logging.set_verbosity_error()
             hf_logging.disable_progress_bar()
             self._model = SentenceTransformer(resolve_model_path(self.name), device="cpu")
+            # An uncased model (MiniLM's tokenizer lower-cases) gives "Can I…" and "can i…" the same vector.
+            self._lowercases = bool(getattr(self._model.tokenizer, "do_lower_case", False))
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.warm_up()
+        texts = list(texts)
+        if not texts or len(texts) > 4:  # a batch (an index build): nothing to share
+            return self._encode(texts)
+        keys = [self._key(text) for text in texts]
+        with self._cache_lock:
+            found = [self._cache.get(key) for key in keys]
+        missing = [i for i, vector in enumerate(found) if vector is None]
+        if missing:
+            fresh = self._encode([texts[i] for i in missing])
+            with self._cache_lock:
+                for i, vector in zip(missing, fresh):
+                    vector.setflags(write=False)
+                    found[i] = self._cache[keys[i]] = vector
+                    self._cache.move_to_end(keys[i])
+                while len(self._cache) > self.CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        return np.stack(found).astype(np.float32, copy=True)
+
+    def _key(self, text: str) -> str:
+        text = text.lower() if self._lowercases else text
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
         import torch
 
         # One query is faster on one thread, and far faster when another process is busy on the other core;
@@ -73,8 +110,9 @@ class SentenceTransformerEmbedder:
         threads = 1 if len(texts) <= 4 else self._threads
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
+        self.encoded += len(texts)
         # Normalised so that inner product in FAISS is cosine similarity.
-        vectors = self._model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+        vectors = self._model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                      show_progress_bar=False, convert_to_numpy=True)
         return np.asarray(vectors, dtype=np.float32)
 

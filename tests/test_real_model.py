@@ -75,3 +75,20 @@ def test_each_school_answers_the_same_question_with_different_text(real: RealSet
     firsts = [real.answers[slug].citations[0].text for slug in SCHOOLS if real.answers[slug].citations]
     assert len(firsts) == 3
     assert len(set(firsts)) == 3
+
+
+def test_one_message_is_run_through_the_model_once_whoever_asks(real: RealSetup) -> None:
+    """The Rasa server's featurizer embeds the message and the screen its lower-cased normal form: the uncased
+    model gives both the same vector, so the second comes from the cache (a batch never does)."""
+    embedder = real.embedder
+    before = embedder.encoded
+    first = embedder.embed(["Is my Son allowed his Phone on the school trip? (cache check 31)"])
+    second = embedder.embed(["is my son allowed his phone on the school trip? (cache check 31)"])
+    assert embedder.encoded == before + 1
+    assert np.array_equal(first, second) and first.dtype == np.float32 and first.flags.writeable
+    first[0, 0] = 99.0  # the caller's copy: the cached vector is unchanged
+    assert embedder.embed(["is my son allowed his phone on the school trip? (cache check 31)"])[0, 0] != 99.0
+    batch = [f"question {n} (cache check 31)" for n in range(5)]
+    embedder.embed(batch)
+    embedder.embed(batch)
+    assert embedder.encoded == before + 11

@@ -4,7 +4,6 @@ its trackers back unchanged, and without the right key nothing is stored or read
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 import pytest
@@ -98,18 +97,3 @@ def test_a_failing_tracker_store_refuses_the_turn_instead_of_starting_an_empty_c
     assert "ALERT: the tracker store failed (TrackerKeyError)" in caplog.text
     assert CANARY not in caplog.text
 
-
-def test_the_rasa_server_entry_installs_it_before_rasa_starts(monkeypatch: pytest.MonkeyPatch,
-                                                             capsys: pytest.CaptureFixture) -> None:
-    from rasa.core.tracker_store import FailSafeTrackerStore
-
-    import channels.rasa_server
-    from bot.core import logredact
-
-    monkeypatch.setattr(FailSafeTrackerStore, "__init__", FailSafeTrackerStore.__init__)
-    monkeypatch.setattr(logredact, "install", lambda: None)  # this test process keeps its own logging
-    monkeypatch.setattr(sys, "argv", list(sys.argv))  # main() hands Rasa its arguments through sys.argv
-    assert not getattr(FailSafeTrackerStore.__init__, "_policybot_fail_closed", False)
-    channels.rasa_server.main(["--version"])
-    assert "Rasa Version" in capsys.readouterr().out
-    assert getattr(FailSafeTrackerStore.__init__, "_policybot_fail_closed", False)
