@@ -46,7 +46,8 @@ def resolve_model_path(model: str) -> str:
 class SentenceTransformerEmbedder:
     """sentence-transformers model; construction is cheap, the model loads on first use or `warm_up()`."""
 
-    #: Recent single messages' vectors, keyed by a digest of the text (never the text itself).
+    #: Recent single messages' vectors, keyed by a digest of the text (never the text itself); POLICYBOT_EMBED_CACHE
+    #: sets how many (0: none; benchmarks that repeat a conversation use a small one so repeats are not free).
     CACHE_SIZE = 256
 
     def __init__(self, model: str | None = None, batch_size: int = 64) -> None:
@@ -57,6 +58,7 @@ class SentenceTransformerEmbedder:
         # In the Rasa server the NLU featurizer and the safeguarding screen embed the same message (the screen its
         # normalised, lower-cased form): one shared embedder and this cache make that one model run, not two.
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = int(os.environ.get("POLICYBOT_EMBED_CACHE", self.CACHE_SIZE))
         self._cache_lock = threading.Lock()
         self._lowercases = False
         #: How many texts went through the model (the cache's hits did not).
@@ -81,7 +83,7 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.warm_up()
         texts = list(texts)
-        if not texts or len(texts) > 4:  # a batch (an index build): nothing to share
+        if not texts or len(texts) > 4 or not self._cache_size:  # a batch (an index build): nothing to share
             return self._encode(texts)
         keys = [self._key(text) for text in texts]
         with self._cache_lock:
@@ -94,7 +96,7 @@ class SentenceTransformerEmbedder:
                     vector.setflags(write=False)
                     found[i] = self._cache[keys[i]] = vector
                     self._cache.move_to_end(keys[i])
-                while len(self._cache) > self.CACHE_SIZE:
+                while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
         return np.stack(found).astype(np.float32, copy=True)
 
