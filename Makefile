@@ -165,7 +165,8 @@ teams-package: install
 
 shell: install
 	@test -s artifacts/action-token || { echo "start the assistant first (make run): it makes the action server's secret" >&2; exit 1; }
-	POLICYBOT_ACTION_TOKEN="$$(cat artifacts/action-token)" $(RASA) shell --model models/policybot.tar.gz --endpoints endpoints.yml
+	POLICYBOT_ACTION_TOKEN="$$(cat artifacts/action-token)" POLICYBOT_TRACKER_KEY="$$(cat artifacts/tracker-key)" \
+	  $(PY) -m channels.rasa_server shell --model models/policybot.tar.gz --endpoints endpoints.yml
 
 clean:
 	rm -rf artifacts/
