@@ -131,6 +131,12 @@ def build_app(store: ConcernStore, accounts: InboxAccounts, inbox: InboxSettings
         clear_cookie(resp, SESSION_COOKIE)
         return resp
 
+    def missing(session: Session, reference: str) -> Any:
+        # Another school's reference, or one routed to other readers, reads exactly like one that does not exist.
+        return page("message.html", 404, session=session, title="Not found",
+                    message=f"There is no concern {reference.upper()} for your school.",
+                    link=("/dsl/concerns", "Back to the inbox"))
+
     def school_name(slug: str) -> str:
         return store.schools.get(slug).name
 
@@ -289,9 +295,7 @@ def build_app(store: ConcernStore, accounts: InboxAccounts, inbox: InboxSettings
         try:
             return detail_page(session, reference, done=request.args.get("done", ""))
         except ConcernNotFound:
-            return page("message.html", 404, session=session, title="Not found",
-                        message=f"There is no concern {reference.upper()} for your school.",
-                        link=("/dsl/concerns", "Back to the inbox"))
+            return missing(session, reference)
         except PermissionError:
             return refused(request, session)
 
@@ -322,9 +326,7 @@ def build_app(store: ConcernStore, accounts: InboxAccounts, inbox: InboxSettings
                 store.close(reference, session.school, session.username, form.get("text") or None,
                             outcome=form.get("outcome"))
         except ConcernNotFound:
-            return page("message.html", 404, session=session, title="Not found",
-                        message=f"There is no concern {reference.upper()} for your school.",
-                        link=("/dsl/concerns", "Back to the inbox"))
+            return missing(session, reference)
         except PermissionError:
             return refused(request, session)
         except ValueError as problem:

@@ -16,7 +16,6 @@ import os
 import re
 import signal
 import sqlite3
-import subprocess
 import threading
 import time
 import urllib.error
@@ -29,15 +28,12 @@ from typing import Iterator
 
 import pytest
 
-from bot import settings
-from bot.servers import free_port
 
+from .serve_script import ROOT, serve_script
 from .test_closed_surface import _listening_addresses
 
 pytestmark = pytest.mark.e2e
 
-ROOT = settings.PROJECT_ROOT
-STARTED = "The assistant is running"
 SCHOOL = "kingsmeadow"
 MESSAGES = 40
 KILL_AFTER = 14
@@ -135,40 +131,11 @@ def _records(database: Path) -> tuple[int, int, set[str]]:
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """scripts/serve.sh as `make run` starts it, on free ports and scratch databases (as test_make_run.py)."""
-    model = os.environ.get("POLICYBOT_E2E_MODEL")
-    if not model:
-        pytest.skip("set POLICYBOT_E2E_MODEL to a trained model (make test does) to run the end-to-end tests")
-    scratch = tmp_path_factory.mktemp("crash-trial")
-    ports = {"RASA_PORT": free_port(), "ACTIONS_PORT": free_port(), "INBOX_PORT": free_port(),
-             "POLICYBOT_SMTP_PORT": free_port()}
-    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "MODEL": str(ROOT / model),
-           "POLICYBOT_CONCERNS_DATABASE_URL": f"sqlite:///{scratch / 'concerns.db'}",
-           "POLICYBOT_DATABASE_URL": f"sqlite:///{scratch / 'policybot.db'}"}
-    env.pop("POLICYBOT_SMTP_HOST", None)
+    """scripts/serve.sh as `make run` starts it, on free ports and scratch databases (tests/e2e/serve_script.py)."""
     supervisor_log = ROOT / "logs" / "supervisor.log"
     log_offset = supervisor_log.stat().st_size if supervisor_log.exists() else 0
-    began = time.time()
-    output_path = scratch / "serve.out"
-    output = output_path.open("w")
-    process = subprocess.Popen(["scripts/serve.sh"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    try:
-        deadline = time.monotonic() + 280
-        while STARTED not in output_path.read_text(errors="replace"):
-            assert process.poll() is None, output_path.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, "scripts/serve.sh did not start within 280 s"
-            time.sleep(1)
-        yield {"ports": ports, "process": process, "scratch": scratch, "began": began, "output": output_path,
-               "supervisor_log": supervisor_log, "log_offset": log_offset}
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        output.close()
+    with serve_script(tmp_path_factory.mktemp("crash-trial")) as running:
+        yield {**running, "supervisor_log": supervisor_log, "log_offset": log_offset}
 
 
 def test_forty_disclosures_survive_an_action_server_crash(assistant: dict) -> None:

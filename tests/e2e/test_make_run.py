@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import stat
-import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -17,52 +16,19 @@ from typing import Iterator
 
 import pytest
 
-from bot import settings
-from bot.servers import free_port
 
+from .serve_script import ROOT, serve_script
 from .test_closed_surface import _listening_addresses
 
 pytestmark = pytest.mark.e2e
 
 CANARY = "quokka-canary-6120"
-ROOT = settings.PROJECT_ROOT
-STARTED = "The assistant is running"
 
 
 @pytest.fixture(scope="module")
 def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    model = os.environ.get("POLICYBOT_E2E_MODEL")
-    if not model:
-        pytest.skip("set POLICYBOT_E2E_MODEL to a trained model (make test does) to run the end-to-end tests")
-    scratch = tmp_path_factory.mktemp("make-run")
-    ports = {"RASA_PORT": free_port(), "ACTIONS_PORT": free_port(), "INBOX_PORT": free_port(),
-             "POLICYBOT_SMTP_PORT": free_port()}
-    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "MODEL": str(ROOT / model),
-           # Scratch databases, so a developer's own records are untouched; the tracker store, logs and mail are
-           # the project's own folders, as `make run` has them.
-           "POLICYBOT_CONCERNS_DATABASE_URL": f"sqlite:///{scratch / 'concerns.db'}",
-           "POLICYBOT_DATABASE_URL": f"sqlite:///{scratch / 'policybot.db'}"}
-    env.pop("POLICYBOT_SMTP_HOST", None)
-    began = time.time()
-    output = (scratch / "serve.out").open("w")
-    process = subprocess.Popen(["scripts/serve.sh"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    try:
-        deadline = time.monotonic() + 280
-        while STARTED not in (scratch / "serve.out").read_text(errors="replace"):
-            assert process.poll() is None, (scratch / "serve.out").read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, "scripts/serve.sh did not start within 280 s"
-            time.sleep(1)
-        yield {"ports": ports, "process": process, "began": began, "scratch": scratch,
-               "output": scratch / "serve.out"}
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        output.close()
+    with serve_script(tmp_path_factory.mktemp("make-run")) as running:
+        yield running
 
 
 def _written_since(began: float) -> list[Path]:
