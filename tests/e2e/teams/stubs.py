@@ -271,34 +271,33 @@ class FakeConnector:
         if method == "POST" and path.startswith(prefix) and "/activities" in path:
             conversation, _, rest = path[len(prefix):].partition("/activities")
             reply_to = unquote(rest.lstrip("/")) or None
-            auth = request.headers.get("Authorization") or ""
-            with self._lock:
-                authorized = auth.startswith("Bearer ") and auth[len("Bearer "):] in self.tokens
-            if not authorized:
-                _send_json(request, 401, {"error": {"code": "Unauthorized"}})
-                return
-            try:
-                activity = json.loads(body)
-            except ValueError:
-                _send_json(request, 400, {"error": {"code": "BadSyntax"}})
+            accepted, activity = self._authorized_json(request, body)
+            if not accepted:
                 return
             with self._lock:
-                self.replies.append(Reply(unquote(conversation), reply_to, activity, authorized))
+                self.replies.append(Reply(unquote(conversation), reply_to, activity, True))
             _send_json(request, 200, {"id": uuid.uuid4().hex})
             return
         _send_json(request, 404, {"error": {"code": "NotFound"}})
 
-    def _create_conversation(self, request: BaseHTTPRequestHandler, body: bytes) -> None:
+    def _authorized_json(self, request: BaseHTTPRequestHandler, body: bytes) -> tuple[bool, Any]:
+        """(True, the parsed body) for a call with one of the bot's tokens; otherwise the 401 or 400 the
+        Connector would send has been sent, and (False, None)."""
         auth = request.headers.get("Authorization") or ""
         with self._lock:
             authorized = auth.startswith("Bearer ") and auth[len("Bearer "):] in self.tokens
         if not authorized:
             _send_json(request, 401, {"error": {"code": "Unauthorized"}})
-            return
+            return False, None
         try:
-            parameters = json.loads(body)
+            return True, json.loads(body)
         except ValueError:
             _send_json(request, 400, {"error": {"code": "BadSyntax"}})
+            return False, None
+
+    def _create_conversation(self, request: BaseHTTPRequestHandler, body: bytes) -> None:
+        accepted, parameters = self._authorized_json(request, body)
+        if not accepted:
             return
         with self._lock:
             self.conversations.append(parameters)
