@@ -24,11 +24,12 @@ PYTHON    ?= $(shell command -v python3.11 || command -v python3)
 STAMP     := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha256sum | cut -c1-16)
 
 .PHONY: help install index test eval eval-e2e bench bench-e2e run chat train train-ci validate test-stories serve shell clean distclean web chromium e2e-web teams-package \
-  nginx deploy-config proxy deploy-systemd crash-trial
+  nginx deploy-config proxy deploy-systemd crash-trial cluster cluster-deps
 
 help:
 	@echo "make run        set everything up (venv, index, Rasa model) and start the assistant on localhost:5005"
 	@echo "make shell      chat with the running assistant's model in the terminal; make chat: retrieval core only"
+	@echo "make cluster    the same assistant on PostgreSQL + Redis, two Rasa replicas and two action servers behind nginx"
 	@echo "make test       install, then unit tests, Rasa validation + story tests, end-to-end tests (REST, Teams, web chat)"
 	@echo "make e2e-web    the web chat's end-to-end tests: socket.io security checks and headless Chromium"
 	@echo "make deploy-config  write the HTTPS reverse proxy's config (SERVER_NAME=... TLS_CERT=... TLS_KEY=...; see README)"
@@ -64,7 +65,7 @@ index: install
 
 # Unit tests, Rasa data validation, story tests on a CI-sized model, then the end-to-end tests that start the real
 # Rasa server and action server with that model (one pytest run, so one summary line).
-test: install index validate test-stories web chromium nginx
+test: install index validate test-stories web chromium nginx cluster-deps
 	POLICYBOT_E2E_MODEL=artifacts/models-ci/policybot-ci.tar.gz $(PY) -m pytest -q
 
 eval: install index
@@ -88,6 +89,12 @@ bench-e2e: install index
 # The assistant: action server + Rasa server (REST channel, SQLite tracker store) + DSL inbox, under a supervisor that
 # restarts one that dies (bot/supervisor.py). Ctrl-C stops them all.
 run: serve
+
+# Cluster mode on one machine (issue 15): PostgreSQL (conversations, records), Redis (locks, shared channel state),
+# Rasa replicas on RASA_PORTS (5105 5106), action servers on ACTION_PORTS (5155 5156), nginx in front on
+# https://localhost:8443 (CLUSTER_HTTPS_PORT). Same code as `make run`, other settings (scripts/cluster-prepare.sh).
+cluster: install index train web cluster-deps
+	POLICYBOT_CLUSTER=1 scripts/serve.sh
 
 # A terminal chat straight over the retrieval core, without Rasa.
 chat: install index
@@ -128,6 +135,10 @@ web:
 # Debian's headless Chromium for the browser tests (never a downloaded browser); nothing if installed.
 chromium:
 	scripts/install-chromium.sh
+
+# Debian's PostgreSQL, Redis and nginx for cluster mode and its tests (run by the project, never as system services).
+cluster-deps:
+	scripts/install-cluster.sh
 
 # Debian's nginx for the reverse proxy and its test (the project runs it itself, never as the system service).
 nginx:

@@ -42,6 +42,14 @@ def inbox_url() -> str:
     return os.environ.get("POLICYBOT_INBOX_URL", "http://127.0.0.1:5056").rstrip("/")
 
 
+def redis_url() -> str | None:
+    """POLICYBOT_REDIS_URL (redis://[:password@]host:port/db): the Redis that replicas share in cluster mode (Teams
+    retry de-duplication, the web chat's socket.io queue and bindings); unset in the embedded default (`make run`,
+    one process), where that state stays in memory."""
+    value = os.environ.get("POLICYBOT_REDIS_URL", "").strip()
+    return value or None
+
+
 def default_eval_questions() -> Path:
     return PROJECT_ROOT.parent / "shared" / "eval" / "dev_questions.jsonl"
 

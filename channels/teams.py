@@ -17,6 +17,12 @@ will carry on in a private chat, starts a personal chat with the person through 
 message to Rasa with an output that posts into that chat (same Rasa conversation id: tenant + user + school). If
 the personal chat cannot be started, the channel gets a signposting line asking the person to message the bot
 directly, and the message still goes to Rasa -- its replies discarded -- so a concern is recorded and the DSL told.
+
+With POLICYBOT_REDIS_URL set (cluster mode: replicas behind a load balancer) the retry de-duplication and the moved
+chats are kept in Redis, so any replica sees them (channels/teams_activity.py, `shared_state`). If Redis fails the
+channel fails closed: an ALERT is logged (the error's class only), the person gets the kind reply -- the safety
+signposting when the message may carry risk, never discussed in a team channel -- and nothing reaches Rasa, rather
+than a message being guessed new (answered twice) or a repeat (dropped).
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.safeguarding.handoff import safe_signposting
+from bot.settings import redis_url
 from channels.guard import guarded_turn, screen_verdict
-from channels.teams_activity import (Activity, ActivityError, PrivateChats, RecentActivities, message_id,
-                                     sender_id)
+from channels.teams_activity import (Activity, ActivityError, StateUnavailable, message_id, sender_id,
+                                     shared_state)
 from channels.teams_auth import (AuthError, KeysUnavailable, NotEndorsed, SigningKeys, TokenValidator,
                                  check_service_url)
 from channels.teams_cards import image_activity, reply_activity
@@ -178,8 +186,9 @@ class TeamsInput(InputChannel):
         self.tenants: TenantMap | None = None
         self.validator: TokenValidator | None = None
         self.connector: ConnectorClient | None = None
-        self.recent = RecentActivities()
-        self.private = PrivateChats()
+        # In memory, or in Redis when replicas share it (cluster mode); nothing is connected yet either way.
+        shared = redis_url()
+        self.recent, self.private = shared_state(shared)
         if not settings.configured:
             # Once, at start-up: a laptop without Teams settings still runs everything else.
             logger.info("teams: not configured (%s unset); /webhooks/teams/webhook will answer 503",
@@ -190,6 +199,8 @@ class TeamsInput(InputChannel):
         if not len(self.tenants):
             logger.warning("teams: %s maps no tenants; everyone on Teams will be politely refused",
                            settings.config_path)
+        if shared:
+            logger.info("teams: retry de-duplication and moved chats are kept in Redis, shared by every replica")
         # Nothing is fetched here: the keys on the first request, the app token on the first reply.
         self.validator = TokenValidator(settings.app_id or "", SigningKeys(settings.openid_url))
         self.connector = ConnectorClient(AppTokens(settings.app_id or "", settings.app_password or "",
@@ -245,11 +256,31 @@ class TeamsInput(InputChannel):
         if activity.type != "message":
             return response.empty(status=200)  # conversationUpdate, typing, ...: nothing to answer
         key = message_id(activity)
-        if key and not self.recent.first_time(key):
-            logger.info("teams: a retried activity was already handled; not answering it twice")
-            return response.empty(status=200)
-        await self._answer(activity, key, on_new_message)
+        try:
+            if key and not self.recent.first_time(key):
+                logger.info("teams: a retried activity was already handled; not answering it twice")
+                return response.empty(status=200)
+            # Every use of the shared state in a turn comes before anything is posted or handed to Rasa.
+            await self._answer(activity, key, on_new_message)
+        except StateUnavailable as error:
+            await self._answer_without_state(activity, error)
         return response.empty(status=200)
+
+    async def _answer_without_state(self, activity: Activity, error: StateUnavailable) -> None:
+        """Redis failed: the kind reply the guard gives when nothing came back, and nothing handed to Rasa. In a team
+        channel or group chat a message that may carry risk gets the content-free line with the signposting."""
+        assert self.connector is not None
+        logger.error("ALERT: teams: the shared state in Redis failed (%s); replied kindly, nothing passed to the "
+                     "assistant", error.cause)
+        verdict = screen_verdict(activity.text, ROLE)
+        risky = verdict is not None and (verdict.hand_off or verdict.check_in or verdict.signpost)
+        if risky and activity.conversation_type in SHARED_CONVERSATIONS:
+            texts: tuple[str, ...] = (PRIVATE_CHAT_FAILED_TEXT,)
+        else:
+            texts = tuple(safe_signposting(ROLE)) if risky else (NO_REPLY_TEXT,)
+        output = TeamsOutput(self.connector, activity)
+        for text in texts:
+            await output.send_text_message("", text)
 
     def _place(self, activity: Activity) -> Placement:
         """The school: a personal chat someone was moved to keeps the school the channel was placed at (for a

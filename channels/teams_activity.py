@@ -4,16 +4,25 @@ Also the two ids the channel derives from it: the message id (stable across the 
 activity, so a concern record is never written twice and a retry is not answered twice) and the conversation id
 Rasa keys the tracker by (a keyed hash, so the REST channel -- where anyone picks their own sender id -- cannot
 name a Teams user's conversation, and no Teams user id is stored).
+
+And the channel's short-lived state: the message ids seen lately and the personal chats people were moved to. In
+memory for one server (the embedded default); in Redis when POLICYBOT_REDIS_URL is set (cluster mode), because with
+two replicas behind a load balancer a retry or a follow-up may reach the other replica. `shared_state` picks.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 MAX_ID_CHARS = 512
 
@@ -161,13 +170,36 @@ class _Move:
     at: float
 
 
-class PrivateChats:
+class _MoveRules:
+    """What a remembered move means, the same wherever the moves are kept: subclasses find a person's move."""
+
+    def _find(self, tenant_id: str, user_id: str) -> tuple[str, str] | None:
+        """(conversation id, school) of this person's fresh move, restarting its time limit; None if none."""
+        raise NotImplementedError
+
+    def school_for(self, conversation_id: str | None, tenant_id: str | None, user_id: str | None) -> str | None:
+        """The school a personal chat was moved to, if this is that person's moved-to chat and it is still fresh."""
+        if not conversation_id or not tenant_id or not user_id:
+            return None
+        move = self._find(tenant_id, user_id)
+        return move[1] if move is not None and move[0] == conversation_id else None
+
+    def moved(self, tenant_id: str | None, user_id: str | None, school: str) -> bool:
+        """True while this person's conversation at `school` is carried on in a personal chat."""
+        if not tenant_id or not user_id:
+            return False
+        move = self._find(tenant_id, user_id)
+        return move is not None and move[1] == school
+
+
+class PrivateChats(_MoveRules):
     """The personal chats the channel moved people to from a team channel or group chat (bounded, in memory, with a
     sliding time limit), so that for a while their conversation carries on there at the school the channel was
     placed at -- a trust tenant's team may belong to a school its personal chats would not be placed at, or to none
     -- and their next message in that shared conversation moves too (a quiet "yes" there may be the answer to
     "shall I tell someone?"). Keyed by tenant and Teams user: Teams keeps one personal chat per person and bot.
-    Nothing here is written anywhere; a restart forgets it (personal chats then use the tenant's school)."""
+    Nothing here is written anywhere; a restart forgets it (personal chats then use the tenant's school). With
+    several replicas, RedisPrivateChats keeps the same in Redis."""
 
     def __init__(self, capacity: int = 10_000, ttl_s: float = 3600.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -197,16 +229,128 @@ class PrivateChats:
         self._moves.move_to_end((tenant_id.lower(), user_id))
         self._live(tenant_id, user_id)  # trims to capacity
 
-    def school_for(self, conversation_id: str | None, tenant_id: str | None, user_id: str | None) -> str | None:
-        """The school a personal chat was moved to, if this is that person's moved-to chat and it is still fresh."""
-        if not conversation_id or not tenant_id or not user_id:
-            return None
+    def _find(self, tenant_id: str, user_id: str) -> tuple[str, str] | None:
         move = self._live(tenant_id, user_id)
-        return move.school if move is not None and move.conversation_id == conversation_id else None
+        return (move.conversation_id, move.school) if move is not None else None
 
-    def moved(self, tenant_id: str | None, user_id: str | None, school: str) -> bool:
-        """True while this person's conversation at `school` is carried on in a personal chat."""
-        if not tenant_id or not user_id:
-            return False
-        move = self._live(tenant_id, user_id)
-        return move is not None and move.school == school
+
+# --------------------------------------------------------------------------------- shared by replicas: Redis
+
+SEEN_PREFIX = "policybot:teams:seen:"
+MOVED_PREFIX = "policybot:teams:moved:"
+#: Connect and read timeout: Redis answers in well under a millisecond on the cluster's network.
+REDIS_TIMEOUT_S = 0.5
+
+
+class StateUnavailable(RuntimeError):
+    """Redis could not be reached or gave a bad answer: the channel can tell neither whether an activity is new or a
+    retry, nor whether its sender was moved to a personal chat, so it fails closed (channels/teams.py answers kindly
+    and passes nothing on). The message names the error's class only, never a key or a value."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.cause = type(error).__name__
+        super().__init__(f"the Teams channel's shared state is unavailable ({self.cause})")
+
+
+class SeenActivities(Protocol):
+    """RecentActivities or RedisRecentActivities."""
+
+    def first_time(self, key: str) -> bool: ...
+
+    def forget(self, key: str) -> None: ...
+
+
+class MovedChats(Protocol):
+    """PrivateChats or RedisPrivateChats."""
+
+    def remember(self, tenant_id: str, user_id: str, school: str, conversation_id: str) -> None: ...
+
+    def school_for(self, conversation_id: str | None, tenant_id: str | None, user_id: str | None) -> str | None: ...
+
+    def moved(self, tenant_id: str | None, user_id: str | None, school: str) -> bool: ...
+
+
+def _digest(*parts: str) -> str:
+    """A key-name part that names no Teams id (ids are hashed; values hold no message text either)."""
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
+
+
+def redis_client(url: str) -> redis.Redis:
+    """A client for the cluster's Redis; nothing is connected until the first command.
+
+    Synchronous on purpose, although the channel is async: each call is one round trip of well under a millisecond,
+    bounded by REDIS_TIMEOUT_S when Redis is unwell (Rasa's own Redis lock and tracker stores also call Redis
+    synchronously from the event loop), and a sync client is not tied to one event loop. Commands are never retried
+    (a retried SET NX could find its own first attempt and drop a new message as a repeat); only the health check
+    PING before reusing an idle connection is, so a Redis restart does not fail the next message."""
+    return redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S,
+                                health_check_interval=10, retry=Retry(NoBackoff(), 1))
+
+
+class RedisRecentActivities:
+    """RecentActivities in Redis, shared by every replica: a retry that reaches another replica is still a repeat.
+    Atomic (SET NX), so two replicas handed the same activity at once answer it once; bounded by the TTL (and the
+    server's maxmemory), not by a count."""
+
+    def __init__(self, client: redis.Redis, ttl_s: int = 3600) -> None:
+        self._client = client
+        self._ttl_s = ttl_s
+
+    def first_time(self, key: str) -> bool:
+        """True the first time `key` is offered within the time limit (and remembers it); False for a repeat;
+        StateUnavailable when Redis cannot say."""
+        try:
+            return bool(self._client.set(SEEN_PREFIX + _digest(key), b"1", nx=True, ex=self._ttl_s))
+        except redis.RedisError as error:
+            raise StateUnavailable(error) from None
+
+    def forget(self, key: str) -> None:
+        """Let `key` be handled again (its first attempt failed before reaching the assistant)."""
+        try:
+            self._client.delete(SEEN_PREFIX + _digest(key))
+        except redis.RedisError as error:
+            raise StateUnavailable(error) from None
+
+
+class RedisPrivateChats(_MoveRules):
+    """PrivateChats in Redis, shared by every replica: the person's next message, on whichever replica, carries on
+    at the school they were moved to. One key per person (tenant, Teams user; hashed) holding
+    {"conversation_id", "school"}, with a time limit that restarts whenever it is read."""
+
+    def __init__(self, client: redis.Redis, ttl_s: int = 3600) -> None:
+        self._client = client
+        self._ttl_s = ttl_s
+
+    @staticmethod
+    def key(tenant_id: str, user_id: str) -> str:
+        return MOVED_PREFIX + _digest(tenant_id.lower(), user_id)
+
+    def remember(self, tenant_id: str, user_id: str, school: str, conversation_id: str) -> None:
+        """`user_id` (in `tenant_id`) now talks about `school` in the personal chat `conversation_id`."""
+        value = json.dumps({"conversation_id": conversation_id, "school": school})
+        try:
+            self._client.set(self.key(tenant_id, user_id), value, ex=self._ttl_s)
+        except redis.RedisError as error:
+            raise StateUnavailable(error) from None
+
+    def _find(self, tenant_id: str, user_id: str) -> tuple[str, str] | None:
+        key = self.key(tenant_id, user_id)
+        try:
+            # GET and EXPIRE in one MULTI/EXEC (GETEX would need Redis 6.2): in use, the time limit starts again.
+            with self._client.pipeline(transaction=True) as pipe:
+                raw, _ = pipe.get(key).expire(key, self._ttl_s).execute()
+            if raw is None:
+                return None
+            move = json.loads(raw)
+            return str(move["conversation_id"]), str(move["school"])
+        except (redis.RedisError, ValueError, KeyError, TypeError) as error:
+            raise StateUnavailable(error) from None
+
+
+def shared_state(redis_url: str | None) -> tuple[SeenActivities, MovedChats]:
+    """The channel's recent activities and moved chats: in Redis when `redis_url` is set (cluster mode, every
+    replica sees the same), else in memory (one server)."""
+    if not redis_url:
+        return RecentActivities(), PrivateChats()
+    client = redis_client(redis_url)
+    return RedisRecentActivities(client), RedisPrivateChats(client)

@@ -32,6 +32,13 @@ HTTP_PORT="${HTTP_PORT:-8080}"
 PUBLIC_HTTPS_PORT="${PUBLIC_HTTPS_PORT:-$HTTPS_PORT}"
 PROXY_BIND="${PROXY_BIND:-0.0.0.0}"
 RASA_PORT="${RASA_PORT:-5005}"
+# Cluster mode (scripts/cluster.sh): several Rasa replicas (RASA_PORTS="5105 5106") and the action servers Rasa reaches
+# through this proxy's loopback balancer (ACTION_PORTS="5155 5156", ACTIONS_LB_PORT); PROXY_REST=1 lets clients on
+# this machine use the REST channel through it (the load and fault trials).
+RASA_PORTS="${RASA_PORTS:-$RASA_PORT}"
+ACTION_PORTS="${ACTION_PORTS:-}"
+ACTIONS_LB_PORT="${ACTIONS_LB_PORT:-5159}"
+PROXY_REST="${PROXY_REST:-0}"
 INBOX_PORT="${INBOX_PORT:-5056}"
 MAX_BODY="${MAX_BODY:-256k}"
 DEPLOY_DIR="$(abspath "${DEPLOY_DIR:-artifacts/deploy}")"
@@ -52,7 +59,15 @@ for name in $SERVER_NAME; do
   fi
 done
 [ "${#names[@]}" -gt 0 ] || die "SERVER_NAME is empty"
-for var in HTTPS_PORT HTTP_PORT PUBLIC_HTTPS_PORT RASA_PORT INBOX_PORT; do port "${!var}" "$var"; done
+for var in HTTPS_PORT HTTP_PORT PUBLIC_HTTPS_PORT RASA_PORT INBOX_PORT ACTIONS_LB_PORT; do port "${!var}" "$var"; done
+read -r -a rasa_ports <<< "$RASA_PORTS"
+read -r -a action_ports <<< "$ACTION_PORTS"
+[ "${#rasa_ports[@]}" -gt 0 ] || die "RASA_PORTS is empty"
+for value in "${rasa_ports[@]}" "${action_ports[@]}"; do port "$value" "RASA_PORTS/ACTION_PORTS"; done
+[[ "$PROXY_REST" =~ ^[01]$ ]] || die "PROXY_REST must be 0 or 1: '$PROXY_REST'"
+cluster=0
+[ "${#rasa_ports[@]}" -gt 1 ] || [ "${#action_ports[@]}" -gt 0 ] && cluster=1
+[ "$cluster" = 0 ] || [ "${#action_ports[@]}" -gt 0 ] || die "cluster mode (several RASA_PORTS) needs ACTION_PORTS"
 [ "$HTTPS_PORT" != "$HTTP_PORT" ] || die "HTTPS_PORT and HTTP_PORT must differ"
 for var in HTTPS_PORT HTTP_PORT; do
   if [ "${!var}" = "$RASA_PORT" ] || [ "${!var}" = "$INBOX_PORT" ]; then die "$var must not be the Rasa or inbox port"; fi
@@ -126,6 +141,18 @@ fi
 host_map=""
 for name in "${names[@]}"; do host_map+="        $name 1;"$'\n'; done
 host_map="${host_map%$'\n'}"
+# A replica that fails (refuses, times out) is left out for 10 s and the request goes to another.
+failover=""
+[ "$cluster" = 0 ] || failover=" max_fails=1 fail_timeout=10s"
+rasa_servers=""
+for value in "${rasa_ports[@]}"; do rasa_servers+="        server 127.0.0.1:$value$failover;"$'\n'; done
+action_servers=""
+for value in "${action_ports[@]}"; do action_servers+="        server 127.0.0.1:$value max_fails=1 fail_timeout=10s;"$'\n'; done
+# Lines marked #cluster# (#rest#) are kept, unmarked, in cluster mode (with PROXY_REST=1); otherwise dropped.
+marked() {
+  local mark="$1" keep="$2"
+  if [ "$keep" = 1 ]; then sed -e "s|^#$mark#||"; else sed -e "/^#$mark#/d"; fi
+}
 conf="$DEPLOY_DIR/nginx.conf"
 tmp="$(mktemp "$DEPLOY_DIR/.nginx.conf.XXXXXX")"
 trap 'rm -f "$tmp"' EXIT
@@ -135,11 +162,17 @@ sed -e "s|@@SERVER_NAMES@@|${names[*]}|g" \
     -e "s|@@CANONICAL_HOST@@|$canonical$port_suffix|g" -e "s|@@PORT_SUFFIX@@|$port_suffix|g" \
     -e "s|@@HTTPS_PORT@@|$HTTPS_PORT|g" -e "s|@@HTTP_PORT@@|$HTTP_PORT|g" \
     -e "s|@@BIND@@|$PROXY_BIND|g" \
-    -e "s|@@RASA_PORT@@|$RASA_PORT|g" -e "s|@@INBOX_PORT@@|$INBOX_PORT|g" \
+    -e "s|@@RASA_PORTS@@|${rasa_ports[*]}|g" -e "s|@@INBOX_PORT@@|$INBOX_PORT|g" \
+    -e "s|@@ACTIONS_LB_PORT@@|$ACTIONS_LB_PORT|g" \
     -e "s|@@MAX_BODY@@|$MAX_BODY|g" \
     -e "s|@@TLS_CERT@@|$TLS_CERT|g" -e "s|@@TLS_KEY@@|$TLS_KEY|g" \
     -e "s|@@RUN_DIR@@|$DEPLOY_DIR/run|g" -e "s|@@LOG_DIR@@|$LOG_DIR|g" \
-    "$TEMPLATE" | HOST_MAP="$host_map" awk '$0 == "@@HOST_MAP@@" { print ENVIRON["HOST_MAP"]; next } { print }' > "$tmp"
+    "$TEMPLATE" | marked cluster "$cluster" | marked rest "$PROXY_REST" \
+  | HOST_MAP="$host_map" RASA_SERVERS="${rasa_servers%$'\n'}" ACTION_SERVERS="${action_servers%$'\n'}" awk '
+      $0 == "@@HOST_MAP@@" { print ENVIRON["HOST_MAP"]; next }
+      $0 == "@@RASA_SERVERS@@" { print ENVIRON["RASA_SERVERS"]; next }
+      $0 == "@@ACTION_SERVERS@@" { if (ENVIRON["ACTION_SERVERS"] != "") print ENVIRON["ACTION_SERVERS"]; next }
+      { print }' > "$tmp"
 if grep -n '^[^#]*@@[A-Z_]*@@' "$tmp" >&2; then die "the template has a field this script does not fill (above)"; fi
 chmod 600 "$tmp"
 mv "$tmp" "$conf"
@@ -153,6 +186,10 @@ HTTP_PORT=$HTTP_PORT
 PUBLIC_HTTPS_PORT=$PUBLIC_HTTPS_PORT
 PROXY_BIND=$PROXY_BIND
 RASA_PORT=$RASA_PORT
+RASA_PORTS="${rasa_ports[*]}"
+ACTION_PORTS="${action_ports[*]}"
+ACTIONS_LB_PORT=$ACTIONS_LB_PORT
+CLUSTER=$cluster
 INBOX_PORT=$INBOX_PORT
 TLS_CERT=$TLS_CERT
 TLS_KEY=$TLS_KEY
@@ -167,7 +204,7 @@ if [ -x "$NGINX" ]; then
 fi
 
 echo "wrote $conf: https://$canonical$port_suffix (listening on $PROXY_BIND:$HTTPS_PORT, plain HTTP on" \
-     "$PROXY_BIND:$HTTP_PORT redirects) -> Rasa 127.0.0.1:$RASA_PORT, DSL inbox 127.0.0.1:$INBOX_PORT"
+     "$PROXY_BIND:$HTTP_PORT redirects) -> Rasa 127.0.0.1:${rasa_ports[*]}, DSL inbox 127.0.0.1:$INBOX_PORT"
 if [ "$self_signed" = 1 ]; then
   cat >&2 <<WARN
 *** SELF-SIGNED CERTIFICATE: FOR A TRIAL ON THIS MACHINE ONLY ***

@@ -3,6 +3,10 @@
 # the proxy) under bot/supervisor.py, which restarts one that dies while the others keep serving; stop all on Ctrl-C.
 # Called by `make run`; assumes `make install index train` already ran. Ports: RASA_PORT (5005), ACTIONS_PORT (5055),
 # INBOX_PORT (5056, the DSL web inbox).
+#
+# POLICYBOT_CLUSTER=1 (`make cluster`): the same code on shared stores. PostgreSQL and Redis (scripts/cluster-prepare.sh
+# sets them up), Rasa replicas on RASA_PORTS and action servers on ACTION_PORTS, all behind nginx, which is the one
+# port clients use (https://localhost:8443, CLUSTER_HTTPS_PORT) and which balances Rasa's calls to the action servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Everything this writes (databases, logs, caught mail, secrets) is for this user only.
@@ -12,12 +16,14 @@ RASA_PORT="${RASA_PORT:-5005}"
 ACTIONS_PORT="${ACTIONS_PORT:-5055}"
 INBOX_PORT="${INBOX_PORT:-5056}"
 # Where notification emails send a DSL: the proxy's public https address when there is one, else loopback.
+inbox_url_given="${POLICYBOT_INBOX_URL:-}"
 inbox_url="http://127.0.0.1:$INBOX_PORT"
 if [ "${POLICYBOT_PROXY:-0}" = 1 ] && [ -f artifacts/deploy/deploy.env ]; then
   inbox_url="$(sed -n 's/^PUBLIC_URL=//p' artifacts/deploy/deploy.env)"
 fi
 export POLICYBOT_INBOX_URL="${POLICYBOT_INBOX_URL:-$inbox_url}"
 MODEL="${MODEL:-models/policybot.tar.gz}"
+CLUSTER="${POLICYBOT_CLUSTER:-0}"
 mkdir -p artifacts/rasa logs
 
 # This script prepares the environment and secrets and says where to chat; bot/supervisor.py runs the servers (its
@@ -33,7 +39,10 @@ stop() {
   trap - INT TERM EXIT
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  [ "${endpoints:-artifacts/rasa/endpoints.yml}" = artifacts/rasa/endpoints.yml ] || rm -f "$endpoints"
+  case "${endpoints:-artifacts/rasa/endpoints.yml}" in
+    artifacts/rasa/endpoints.yml|"${cluster_dir:-artifacts/cluster}"/*) ;;
+    *) rm -f "$endpoints" ;;
+  esac
   echo "stopped the assistant"
 }
 trap 'stop; exit 0' INT TERM HUP
@@ -66,9 +75,31 @@ if [ -e artifacts/rasa/tracker.db ]; then
 fi
 # Loopback only: a reverse proxy in front (docs) is what the school's network reaches. No telemetry.
 export POLICYBOT_BIND_HOST="${POLICYBOT_BIND_HOST:-127.0.0.1}" RASA_TELEMETRY_ENABLED=false
+if [ "$CLUSTER" = 1 ]; then
+  . scripts/cluster-prepare.sh
+  servers+=(::: postgres logs/postgres.log "tcp://127.0.0.1:$PG_PORT" "${pg_command[@]}")
+  servers+=(::: redis logs/redis.log "tcp://127.0.0.1:$REDIS_PORT" "$(command -v redis-server)" "$cluster_dir/redis.conf")
+  read -r -a rasa_ports <<< "$RASA_PORTS"
+  read -r -a action_ports <<< "$ACTION_PORTS"
+else
+  rasa_ports=("$RASA_PORT")
+  action_ports=("$ACTIONS_PORT")
+fi
 api=()
 if [ "${POLICYBOT_ENABLE_API:-0}" = 1 ]; then
   api=(--enable-api --auth-token "$(secret artifacts/rasa-api-token)")
+fi
+
+# endpoints.yml names the action server's default port; Rasa is given a copy that names the one in use. A restarted
+# Rasa reads it again, so a run on other ports (the end-to-end tests) has its own copy, removed when it stops. In
+# cluster mode Rasa reaches the action servers through the proxy's balancer (config/endpoints-cluster.yml).
+if [ "$CLUSTER" = 1 ]; then
+  endpoints="$cluster_dir/endpoints.yml"
+  sed "s#127.0.0.1:5159/#127.0.0.1:$ACTIONS_LB_PORT/#" config/endpoints-cluster.yml > "$endpoints"
+else
+  endpoints=artifacts/rasa/endpoints.yml
+  [ "$ACTIONS_PORT" = 5055 ] || endpoints="artifacts/rasa/endpoints-$ACTIONS_PORT.yml"
+  sed "s#127.0.0.1:5055/#127.0.0.1:$ACTIONS_PORT/#" endpoints.yml > "$endpoints"
 fi
 
 # Storage limitation: old conversations, feedback questions, logs and caught mail are deleted now and then daily
@@ -77,7 +108,7 @@ retention_loop() {
   local sleeper=""
   trap '[ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null; exit 0' TERM
   while true; do
-    .venv/bin/policybot retention >>logs/retention.log 2>&1 || echo "policybot retention failed; see logs/retention.log" >&2
+    .venv/bin/policybot retention --endpoints "$endpoints" >>logs/retention.log 2>&1 || echo "policybot retention failed; see logs/retention.log" >&2
     sleep 86400 & sleeper=$!
     wait "$sleeper"
   done
@@ -85,24 +116,37 @@ retention_loop() {
 retention_loop &
 pids+=($!)
 
-# endpoints.yml names the action server's default port; Rasa is given a copy that names the one in use. A restarted
-# Rasa reads it again, so a run on other ports (the end-to-end tests) has its own copy, removed when it stops.
-endpoints=artifacts/rasa/endpoints.yml
-[ "$ACTIONS_PORT" = 5055 ] || endpoints="artifacts/rasa/endpoints-$ACTIONS_PORT.yml"
-sed "s#127.0.0.1:5055/#127.0.0.1:$ACTIONS_PORT/#" endpoints.yml > "$endpoints"
-servers+=(::: actions logs/actions.log "http://127.0.0.1:$ACTIONS_PORT/health"
-          .venv/bin/python -m channels.action_server --port "$ACTIONS_PORT")
+for port in "${action_ports[@]}"; do
+  name=actions log=logs/actions.log
+  [ "$CLUSTER" = 0 ] || name="actions-$port" log="logs/actions-$port.log"
+  servers+=(::: "$name" "$log" "http://127.0.0.1:$port/health" .venv/bin/python -m channels.action_server --port "$port")
+done
 # The DSL web inbox: its own small server (bot/dsl_inbox/web.py says why), on loopback like the others.
 servers+=(::: inbox logs/inbox.log "http://127.0.0.1:$INBOX_PORT/dsl/health"
           .venv/bin/python -m bot.dsl_inbox --port "$INBOX_PORT")
 # Rasa through channels/rasa_server.py: its logs, like the action server's, carry no message text.
-servers+=(::: rasa logs/rasa.log "http://127.0.0.1:$RASA_PORT/"
-          .venv/bin/python -m channels.rasa_server run --interface "$POLICYBOT_BIND_HOST" --port "$RASA_PORT" --model "$MODEL"
-          --credentials credentials.yml --endpoints "$endpoints" --cors "http://localhost:$RASA_PORT" "${api[@]}")
+for port in "${rasa_ports[@]}"; do
+  name=rasa log=logs/rasa.log
+  [ "$CLUSTER" = 0 ] || name="rasa-$port" log="logs/rasa-$port.log"
+  servers+=(::: "$name" "$log" "http://127.0.0.1:$port/"
+            .venv/bin/python -m channels.rasa_server run --interface "$POLICYBOT_BIND_HOST" --port "$port" --model "$MODEL"
+            --credentials credentials.yml --endpoints "$endpoints" --cors "http://localhost:$port" "${api[@]}")
+done
 
 # POLICYBOT_PROXY=1: the HTTPS reverse proxy too (nginx, scripts/proxy.sh), with the config `make deploy-config`
 # wrote (a self-signed trial one if there is none). Without it nothing listens beyond 127.0.0.1.
-if [ "${POLICYBOT_PROXY:-0}" = 1 ]; then
+# In cluster mode the proxy is always there (it is the cluster's one port and balances the action servers), with a
+# config written now for the ports in use (SERVER_NAME, TLS_CERT, TLS_KEY, PROXY_BIND pass through; a self-signed
+# certificate for localhost on 127.0.0.1 by default).
+if [ "$CLUSTER" = 1 ]; then
+  export DEPLOY_DIR="$cluster_dir/deploy"
+  PROXY_BIND="${PROXY_BIND:-127.0.0.1}" HTTPS_PORT="${CLUSTER_HTTPS_PORT:-8443}" HTTP_PORT="${CLUSTER_HTTP_PORT:-8080}" \
+    RASA_PORTS="$RASA_PORTS" ACTION_PORTS="$ACTION_PORTS" ACTIONS_LB_PORT="$ACTIONS_LB_PORT" PROXY_REST=1 \
+    scripts/deploy-config.sh >/dev/null
+  public_url="$(sed -n 's/^PUBLIC_URL=//p' "$DEPLOY_DIR/deploy.env")"
+  [ -n "$inbox_url_given" ] || export POLICYBOT_INBOX_URL="$public_url"
+  servers+=(::: proxy logs/proxy.log "tcp://127.0.0.1:$ACTIONS_LB_PORT" scripts/proxy.sh)
+elif [ "${POLICYBOT_PROXY:-0}" = 1 ]; then
   [ -f artifacts/deploy/nginx.conf ] || scripts/deploy-config.sh
   grep -qx "RASA_PORT=$RASA_PORT" artifacts/deploy/deploy.env \
     || echo "WARNING: artifacts/deploy/nginx.conf points at another Rasa port: make deploy-config RASA_PORT=$RASA_PORT" >&2
@@ -115,12 +159,31 @@ setsid .venv/bin/python -m bot.supervisor --exit-with-parent --log logs/supervis
 supervisor=$!
 pids+=("$supervisor")
 
-echo "starting (logs in logs/rasa.log, logs/actions.log and logs/inbox.log; restarts in logs/supervisor.log) ..."
-for _ in $(seq 1 180); do
-  if curl -sf "http://127.0.0.1:$RASA_PORT/" >/dev/null 2>&1 \
-     && curl -sf "http://127.0.0.1:$ACTIONS_PORT/health" >/dev/null 2>&1 \
-     && curl -sf "http://127.0.0.1:$INBOX_PORT/dsl/health" >/dev/null 2>&1; then
-    cat <<MSG
+# Every server answers (in cluster mode, every replica and the proxy too).
+all_ready() {
+  local port
+  for port in "${rasa_ports[@]}"; do curl -sf "http://127.0.0.1:$port/" >/dev/null 2>&1 || return 1; done
+  for port in "${action_ports[@]}"; do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 || return 1; done
+  curl -sf "http://127.0.0.1:$INBOX_PORT/dsl/health" >/dev/null 2>&1 || return 1
+  [ "$CLUSTER" = 0 ] || curl -sf "http://127.0.0.1:$ACTIONS_LB_PORT/health" >/dev/null 2>&1
+}
+echo "starting (logs in logs/rasa*.log, logs/actions*.log and logs/inbox.log; restarts in logs/supervisor.log) ..."
+# Two replicas of each on two cores load for longer than one.
+for _ in $(seq 1 $((CLUSTER == 1 ? 360 : 180))); do
+  if all_ready; then
+    if [ "$CLUSTER" = 1 ]; then
+      cat <<MSG
+The cluster is running: ${#rasa_ports[@]} Rasa replicas (${rasa_ports[*]}), ${#action_ports[@]} action servers (${action_ports[*]}),
+PostgreSQL on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT, behind nginx at $public_url.
+  Chat over REST:  curl -sk $public_url/webhooks/rest/webhook -H "Authorization: Bearer \$(cat $cluster_dir/rest-token)" \\
+                     -d '{"sender":"me","message":"can I use my phone in lessons?","metadata":{"school":"ken-stimpson","role":"pupil"}}'
+  Web chat:        $public_url/chat/ken-stimpson
+  DSL inbox:       $public_url/dsl/
+  Notifications:   ${POLICYBOT_SMTP_HOST}:${POLICYBOT_SMTP_PORT:-25}${mail_note}
+Press Ctrl-C to stop.
+MSG
+    else
+      cat <<MSG
 The assistant is running, reachable from this machine only (127.0.0.1).
   Chat over REST:  curl -s 127.0.0.1:$RASA_PORT/webhooks/rest/webhook \\
                      -d '{"sender":"me","message":"can I use my phone in lessons?","metadata":{"school":"ken-stimpson","role":"pupil"}}'
@@ -131,14 +194,15 @@ The assistant is running, reachable from this machine only (127.0.0.1).
   Notifications:   ${POLICYBOT_SMTP_HOST}:${POLICYBOT_SMTP_PORT:-25}${mail_note}
 Press Ctrl-C to stop.
 MSG
+    fi
     # A server that dies is the supervisor's to restart; this returns only if the supervisor itself stops.
     status=0
     wait "$supervisor" || status=$?
     echo "the supervisor stopped (status $status); see logs/supervisor.log" >&2
     exit 1
   fi
-  kill -0 "$supervisor" 2>/dev/null || { echo "a server failed to start; see logs/" >&2; tail -20 logs/supervisor.log logs/rasa.log logs/actions.log logs/inbox.log >&2; exit 1; }
+  kill -0 "$supervisor" 2>/dev/null || { echo "a server failed to start; see logs/" >&2; tail -n 20 logs/supervisor.log logs/rasa*.log logs/actions*.log logs/inbox.log >&2; exit 1; }
   sleep 1
 done
-echo "the servers did not become ready in 180 s; see logs/" >&2
+echo "the servers did not become ready in time; see logs/" >&2
 exit 1

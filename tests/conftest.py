@@ -222,3 +222,23 @@ def fake_screen_artifacts(fake_screen_model: Path, data_dir: Path, tmp_path: Pat
     monkeypatch.setenv("POLICYBOT_EMBEDDING_MODEL", "fake")
     shutil.copytree(fake_screen_model, training.model_dir(FakeEmbedder().name))
     return artifacts
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real Redis server for the whole run (tests/redis_process.py)."""
+    from redis_process import running_redis  # tests/ is on sys.path (rootdir conftest)
+
+    with running_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> Iterator[str]:
+    """The session's Redis, emptied before each test that uses it."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server)
+    client.flushall()
+    client.close()
+    yield redis_server

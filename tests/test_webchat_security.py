@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from pathlib import Path
@@ -149,39 +150,51 @@ def conversation(nonce: str = "a" * 32) -> Conversation:
 
 
 def test_a_socket_speaks_for_the_conversation_bound_to_it_and_replies_go_only_to_it() -> None:
-    bindings = Bindings()
-    assert bindings.bind("sid-1", conversation()) is None
-    assert bindings.conversation("sid-1") == conversation()
-    assert bindings.socket_for(conversation().sender_id) == "sid-1"
-    assert bindings.conversation("sid-2") is None
+    async def scenario() -> None:
+        bindings = Bindings()
+        assert await bindings.bind("sid-1", conversation()) is None
+        assert await bindings.conversation("sid-1") == conversation()
+        assert await bindings.socket_for(conversation().sender_id) == "sid-1"
+        assert await bindings.conversation("sid-2") is None
+
+    asyncio.run(scenario())
 
 
 def test_the_latest_socket_to_prove_the_token_takes_the_conversation_over() -> None:
-    bindings = Bindings()
-    bindings.bind("sid-old", conversation())
-    assert bindings.bind("sid-new", conversation()) == "sid-old", "the caller disconnects the old socket"
-    assert bindings.socket_for(conversation().sender_id) == "sid-new"
-    assert bindings.conversation("sid-old") is None
-    assert len(bindings) == 1
+    async def scenario() -> None:
+        bindings = Bindings()
+        await bindings.bind("sid-old", conversation())
+        assert await bindings.bind("sid-new", conversation()) == "sid-old", "the caller disconnects the old socket"
+        assert await bindings.socket_for(conversation().sender_id) == "sid-new"
+        assert await bindings.conversation("sid-old") is None
+        assert len(bindings) == 1
+
+    asyncio.run(scenario())
 
 
 def test_a_socket_that_starts_another_conversation_leaves_the_first() -> None:
-    bindings = Bindings()
-    bindings.bind("sid-1", conversation("a" * 32))
-    bindings.bind("sid-1", conversation("b" * 32))
-    assert bindings.socket_for(conversation("a" * 32).sender_id) is None
-    assert bindings.socket_for(conversation("b" * 32).sender_id) == "sid-1"
+    async def scenario() -> None:
+        bindings = Bindings()
+        await bindings.bind("sid-1", conversation("a" * 32))
+        await bindings.bind("sid-1", conversation("b" * 32))
+        assert await bindings.socket_for(conversation("a" * 32).sender_id) is None
+        assert await bindings.socket_for(conversation("b" * 32).sender_id) == "sid-1"
+
+    asyncio.run(scenario())
 
 
 def test_a_disconnect_unbinds_but_an_old_sockets_disconnect_does_not_unbind_the_new_one() -> None:
-    bindings = Bindings()
-    bindings.bind("sid-old", conversation())
-    bindings.bind("sid-new", conversation())
-    bindings.unbind("sid-old")
-    assert bindings.socket_for(conversation().sender_id) == "sid-new"
-    bindings.unbind("sid-new")
-    assert bindings.socket_for(conversation().sender_id) is None
-    assert len(bindings) == 0
+    async def scenario() -> None:
+        bindings = Bindings()
+        await bindings.bind("sid-old", conversation())
+        await bindings.bind("sid-new", conversation())
+        await bindings.unbind("sid-old")
+        assert await bindings.socket_for(conversation().sender_id) == "sid-new"
+        await bindings.unbind("sid-new")
+        assert await bindings.socket_for(conversation().sender_id) is None
+        assert len(bindings) == 0
+
+    asyncio.run(scenario())
 
 
 # ------------------------------------------------------------------------------------------------ origins

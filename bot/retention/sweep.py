@@ -135,7 +135,7 @@ def tracker_store_url(endpoints: Path, root: Path | None = None) -> URL | None:
             path = (root or settings.PROJECT_ROOT) / path
         return URL.create("sqlite", database=str(path))
     return URL.create(dialect, username=values.get("username"), password=values.get("password"),
-                      host=values.get("host"), port=int(values["port"]) if values.get("port") else None,
+                      host=values.get("url") or values.get("host"), port=int(values["port"]) if values.get("port") else None,
                       database=database)
 
 

@@ -12,6 +12,11 @@ Why the rules are what they are is in `channels.webchat.security`; they are appl
 at the handshake (engine.io calls `_origin_allowed`), the page's school and role at connect, the signed token at
 session_request, then every message is read, screened for length and handed to Rasa under the bound conversation.
 Registered in credentials.yml as `channels.webchat.channel.WebChatInput`; settings in config/webchat.yml.
+
+Cluster mode (POLICYBOT_REDIS_URL set): the bindings and socket.io's emits and disconnects go through Redis
+(`channels.webchat.cluster`). If Redis cannot be reached the channel fails closed: a message is not handed to Rasa
+(its conversation cannot be known), the person gets the kind reply or, if it may be a disclosure, the safety
+signposting, and an ALERT naming only the error's class is logged.
 """
 
 from __future__ import annotations
@@ -26,14 +31,16 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot import settings as bot_settings
 from bot.qa.answer import MAX_QUESTION_CHARS
 from bot.schools import SchoolDirectory
 # One rule for both channels: an over-long or unanswered message is screened the same way as over REST.
-from channels.guard import guarded_turn
+from channels.guard import NO_REPLY_TEXT, guarded_turn
 from channels.webchat import pages
+from channels.webchat.cluster import bindings_for, client_manager_for
 from channels.webchat.formatting import widget_markdown
-from channels.webchat.security import (Bindings, ConversationSigner, IncomingMessage, page_binding, read_message,
-                                       server_origins)
+from channels.webchat.security import (BindingsUnavailable, Conversation, ConversationSigner, IncomingMessage,
+                                       SocketBindings, page_binding, read_message, server_origins)
 from channels.webchat.settings import WebChatSettings, server_secret
 
 logger = logging.getLogger(__name__)
@@ -48,22 +55,38 @@ MAX_PACKET_BYTES = 256 * 1024
 TRANSPORTS = ("polling",)
 
 
+def _alert_unavailable(error: BindingsUnavailable, consequence: str) -> None:
+    logger.error("ALERT: web chat: the shared Redis is unreachable (%s); %s", error.kind, consequence)
+
+
 class WebChatOutput(OutputChannel):
-    """Sends replies to the one socket the conversation is bound to now, as markdown bubbles rasa-webchat shows."""
+    """Sends replies to the one socket the conversation is bound to now, as markdown bubbles rasa-webchat shows.
+
+    `turn_sid` is the socket whose message this turn answers (None outside a turn). If the bindings cannot be read
+    mid-turn, the turn's replies go to that socket only: it proved the token and was the conversation's socket
+    when its message arrived; a socket since displaced has been disconnected, so nothing reaches it."""
 
     @classmethod
     def name(cls) -> str:
         return "webchat"
 
-    def __init__(self, sio: AsyncServer, event: str, bindings: Bindings) -> None:
+    def __init__(self, sio: AsyncServer, event: str, bindings: SocketBindings, turn_sid: str | None = None) -> None:
         self.sio = sio
         self.event = event
         self.bindings = bindings
+        self.turn_sid = turn_sid
         self.sent = 0
+        self._alerted = False
 
     async def _emit(self, recipient_id: str, message: dict[str, Any]) -> None:
         self.sent += 1
-        sid = self.bindings.socket_for(recipient_id)
+        try:
+            sid = await self.bindings.socket_for(recipient_id)
+        except BindingsUnavailable as error:
+            if not self._alerted:
+                self._alerted = True
+                _alert_unavailable(error, "replies go only to the socket that sent the message, if any")
+            sid = self.turn_sid
         if sid is not None:  # no socket: the browser has gone; the reply stays in the tracker only
             await self.sio.emit(self.event, message, room=sid)
 
@@ -97,6 +120,14 @@ class WebChatOutput(OutputChannel):
         await self._emit(recipient_id, dict(json_message))
 
 
+class _SocketOutput(WebChatOutput):
+    """Straight to one socket, no lookup: the kind reply to a message whose conversation cannot be read."""
+
+    async def _emit(self, recipient_id: str, message: dict[str, Any]) -> None:
+        self.sent += 1
+        await self.sio.emit(self.event, message, room=self.turn_sid)
+
+
 class _PagesBlueprint(SocketBlueprint):
     """Attaches the socket.io server and adds the chat pages at the server's root (not under /webhooks/)."""
 
@@ -126,11 +157,12 @@ class WebChatInput(InputChannel):
         return cls(WebChatSettings.load(), server_secret(), SchoolDirectory.load(),
                    user_message_evt=credentials.get("user_message_evt", "user_uttered"),
                    bot_message_evt=credentials.get("bot_message_evt", "bot_uttered"),
-                   socketio_path=credentials.get("socketio_path", "/socket.io"))
+                   socketio_path=credentials.get("socketio_path", "/socket.io"),
+                   redis_url=bot_settings.redis_url())
 
     def __init__(self, settings: WebChatSettings, secret: bytes, schools: SchoolDirectory,
                  user_message_evt: str = "user_uttered", bot_message_evt: str = "bot_uttered",
-                 socketio_path: str = "/socket.io") -> None:
+                 socketio_path: str = "/socket.io", redis_url: str | None = None) -> None:
         self.settings = settings
         self.signer = ConversationSigner(secret, settings.conversation_hours * 3600)
         self.schools = schools
@@ -138,7 +170,9 @@ class WebChatInput(InputChannel):
         self.user_message_evt = user_message_evt
         self.bot_message_evt = bot_message_evt
         self.socketio_path = socketio_path
-        self.bindings = Bindings()
+        #: None in the embedded default: bindings in memory, socket.io's own client manager.
+        self.redis_url = redis_url
+        self.bindings = bindings_for(redis_url)
         self.policy = settings.origin_policy
         self.sio: AsyncServer | None = None
         if not pages.WIDGET_BUNDLE.is_file():
@@ -162,7 +196,7 @@ class WebChatInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self._origin_allowed,
                           max_http_buffer_size=MAX_PACKET_BYTES, transports=list(TRANSPORTS),
-                          allow_upgrades=False)
+                          allow_upgrades=False, client_manager=client_manager_for(self.redis_url))
         self.sio = sio
         webhook = _PagesBlueprint(self, sio, self.socketio_path)
 
@@ -178,7 +212,10 @@ class WebChatInput(InputChannel):
 
         @sio.on("disconnect")
         async def disconnect(sid: str, *_reason: Any) -> None:
-            self.bindings.unbind(sid)
+            try:
+                await self.bindings.unbind(sid)
+            except BindingsUnavailable as error:
+                _alert_unavailable(error, "a closed socket's binding stays until it expires")
 
         @sio.on("session_request")
         async def session_request(sid: str, data: Any = None) -> None:
@@ -186,14 +223,24 @@ class WebChatInput(InputChannel):
             claimed = data.get("session_id") if isinstance(data, dict) else None
             conversation = (self.signer.verify(claimed, page["school"], page["role"])
                             or self.signer.mint(page["school"], page["role"]))
-            previous = self.bindings.bind(sid, conversation)
+            try:
+                previous = await self.bindings.bind(sid, conversation)
+            except BindingsUnavailable as error:
+                # No session_confirm: the socket stays unbound, so its messages cannot reach any conversation.
+                _alert_unavailable(error, "a browser's conversation could not start; it was told kindly")
+                await sio.emit(self.bot_message_evt, {"text": widget_markdown(NO_REPLY_TEXT)}, room=sid)
+                return
             if previous is not None and previous != sid:
                 await sio.disconnect(previous)  # one reader per conversation: the latest to prove the token
             await sio.emit("session_confirm", conversation.token, room=sid)
 
         @sio.on(self.user_message_evt)
         async def handle_message(sid: str, data: Any = None) -> None:
-            conversation = self.bindings.conversation(sid)
+            try:
+                conversation = await self.bindings.conversation(sid)
+            except BindingsUnavailable as error:
+                await self._unavailable(sid, data, error)
+                return
             if conversation is None:
                 await sio.emit(REFUSED_EVENT, {"reason": "no_session"}, room=sid)
                 return
@@ -210,10 +257,33 @@ class WebChatInput(InputChannel):
         """Pass one message to Rasa as REST does: a huge one is refused kindly unless it may be a disclosure, and
         every message gets a reply even when the action server is down."""
         assert self.sio is not None
-        output = WebChatOutput(self.sio, self.bot_message_evt, self.bindings)
+        output = WebChatOutput(self.sio, self.bot_message_evt, self.bindings, turn_sid=sid)
         message = UserMessage(incoming.text, output, sender_id, input_channel=self.name(),
                               metadata=dict(incoming.metadata) or None, message_id=incoming.message_id)
         if await guarded_turn(message, on_new_message, "web chat") == "too_long":
+            await self.sio.emit(REFUSED_EVENT, {"reason": "too_long", "max_chars": MAX_QUESTION_CHARS}, room=sid)
+
+    async def _unavailable(self, sid: str, data: Any, error: BindingsUnavailable) -> None:
+        """Fail closed when the bindings cannot be read: the message is not handed to Rasa, and the guard's own
+        failure path answers the socket it came on (the kind reply, or the signposting if it may be a disclosure,
+        screened with the page's school and role or those the message names)."""
+        assert self.sio is not None
+        _alert_unavailable(error, "a message was answered kindly and not passed to the assistant")
+        page = await self.sio.get_session(sid)
+        # A stand-in for the unknown conversation: only its school and role are read (the page's, if any).
+        stand_in = Conversation("", 0, page.get("school"), page.get("role"), token="")
+        incoming = read_message(data, stand_in, self.known_schools, self.settings.roles)
+        if not isinstance(incoming, IncomingMessage):
+            await self.sio.emit(REFUSED_EVENT, {"reason": incoming.reason}, room=sid)
+            return
+
+        async def unavailable(_: UserMessage) -> None:
+            raise error
+
+        output = _SocketOutput(self.sio, self.bot_message_evt, self.bindings, turn_sid=sid)
+        message = UserMessage(incoming.text, output, stand_in.sender_id, input_channel=self.name(),
+                              metadata=dict(incoming.metadata) or None)
+        if await guarded_turn(message, unavailable, "web chat") == "too_long":
             await self.sio.emit(REFUSED_EVENT, {"reason": "too_long", "max_chars": MAX_QUESTION_CHARS}, room=sid)
 
     # ------------------------------------------------------------------------------------------------ pages

@@ -16,7 +16,9 @@ acceptable, so this channel works differently:
    minted for another school or role, starts a fresh conversation instead; the client is told the new token and
    nothing of any old conversation is sent.
 3. The conversation is bound to the socket that proved the token (its socket.io sid). One socket per conversation:
-   the latest to prove the token wins, and the channel disconnects the earlier one.
+   the latest to prove the token wins, and the channel disconnects the earlier one. With several Rasa servers
+   (cluster mode, POLICYBOT_REDIS_URL) the bindings live in Redis, so this holds across them
+   (`channels.webchat.cluster`).
 4. The `session_id` a message claims is ignored. A message belongs to the conversation bound to the socket it came
    on, and replies go to the socket bound to that conversation at that moment, never to a room others can join.
 5. Only `school` and `role` pass from the browser into Rasa's metadata (a known slug, a role the widget offers); on
@@ -41,7 +43,7 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 TOKEN_VERSION = "w1"
@@ -139,16 +141,45 @@ def load_secret(path: Path, given: str | None = None) -> bytes:
     return secret
 
 
+class BindingsUnavailable(Exception):
+    """The shared store of bindings (cluster mode's Redis) could not be reached. The channel fails closed: the
+    message is not passed on, the person gets the kind reply (or the safety signposting), and an ALERT is logged."""
+
+    def __init__(self, cause: BaseException) -> None:
+        #: The underlying error's class name: all that is logged (never a message, never the store's address).
+        self.kind = type(cause).__name__
+        super().__init__(f"the web chat's bindings are unavailable ({self.kind})")
+
+
+class SocketBindings(Protocol):
+    """Which socket each conversation is bound to (one at a time) and which conversation each socket speaks for.
+
+    Async in every implementation: the Redis one (`channels.webchat.cluster.RedisBindings`, cluster mode) does I/O,
+    and giving the in-memory one the same coroutines lets the channel await one interface without knowing which it
+    has. Any implementation may raise `BindingsUnavailable`; the in-memory one never does."""
+
+    async def bind(self, sid: str, conversation: Conversation) -> str | None:
+        """Bind `sid` to `conversation`; returns the other socket that held it until now (to be disconnected)."""
+
+    async def unbind(self, sid: str) -> None:
+        """Forget `sid` (it disconnected); its conversation then has no socket until a browser proves the token."""
+
+    async def conversation(self, sid: str) -> Conversation | None:
+        """The conversation `sid` speaks for, if any."""
+
+    async def socket_for(self, sender_id: str) -> str | None:
+        """The one socket that may receive this conversation's replies now, if any."""
+
+
 class Bindings:
-    """Which socket each conversation is bound to (one at a time) and which conversation each socket speaks for."""
+    """`SocketBindings` in this process's memory: the embedded default (one Rasa server, no Redis)."""
 
     def __init__(self) -> None:
         self._by_sid: dict[str, Conversation] = {}
         self._sid_by_sender: dict[str, str] = {}
 
-    def bind(self, sid: str, conversation: Conversation) -> str | None:
-        """Bind `sid` to `conversation`; returns the other socket that held it until now (to be disconnected)."""
-        self.unbind(sid)
+    async def bind(self, sid: str, conversation: Conversation) -> str | None:
+        await self.unbind(sid)
         previous = self._sid_by_sender.get(conversation.sender_id)
         if previous is not None:
             self._by_sid.pop(previous, None)
@@ -156,17 +187,15 @@ class Bindings:
         self._sid_by_sender[conversation.sender_id] = sid
         return previous
 
-    def unbind(self, sid: str) -> None:
-        """Forget `sid` (it disconnected); its conversation then has no socket until a browser proves the token."""
+    async def unbind(self, sid: str) -> None:
         conversation = self._by_sid.pop(sid, None)
         if conversation is not None and self._sid_by_sender.get(conversation.sender_id) == sid:
             del self._sid_by_sender[conversation.sender_id]
 
-    def conversation(self, sid: str) -> Conversation | None:
+    async def conversation(self, sid: str) -> Conversation | None:
         return self._by_sid.get(sid)
 
-    def socket_for(self, sender_id: str) -> str | None:
-        """The one socket that may receive this conversation's replies now, if any."""
+    async def socket_for(self, sender_id: str) -> str | None:
         return self._sid_by_sender.get(sender_id)
 
     def __len__(self) -> int:
