@@ -24,12 +24,13 @@ PYTHON    ?= $(shell command -v python3.11 || command -v python3)
 STAMP     := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha256sum | cut -c1-16)
 
 .PHONY: help install index test eval eval-e2e bench bench-e2e run chat train train-ci validate test-stories serve shell clean distclean web chromium e2e-web teams-package \
-  nginx deploy-config proxy deploy-systemd crash-trial cluster cluster-deps
+  nginx deploy-config proxy deploy-systemd crash-trial cluster cluster-deps test-cluster
 
 help:
 	@echo "make run        set everything up (venv, index, Rasa model) and start the assistant on localhost:5005"
 	@echo "make shell      chat with the running assistant's model in the terminal; make chat: retrieval core only"
 	@echo "make cluster    the same assistant on PostgreSQL + Redis, two Rasa replicas and two action servers behind nginx"
+	@echo "make test-cluster  the cluster's fault tests (replica, action server, PostgreSQL killed; Redis stopped)"
 	@echo "make test       install, then unit tests, Rasa validation + story tests, end-to-end tests (REST, Teams, web chat)"
 	@echo "make e2e-web    the web chat's end-to-end tests: socket.io security checks and headless Chromium"
 	@echo "make deploy-config  write the HTTPS reverse proxy's config (SERVER_NAME=... TLS_CERT=... TLS_KEY=...; see README)"
@@ -165,6 +166,11 @@ deploy-systemd: install
 # answered, the server restarted, exactly 40 records after the client's retries. Prints the figures.
 crash-trial: install index train-ci web
 	POLICYBOT_E2E_MODEL=artifacts/models-ci/policybot-ci.tar.gz $(PY) -m pytest -q -s tests/e2e/test_crash_survival.py
+
+# Issue 15's fault tests on `make cluster`'s own start-up (scratch ports, PostgreSQL and Redis): a Rasa replica,
+# an action server and PostgreSQL killed or restarted under load, Redis stopped, sticky web chat (also in make test).
+test-cluster: install index train-ci web cluster-deps
+	POLICYBOT_E2E_MODEL=artifacts/models-ci/policybot-ci.tar.gz $(PY) -m pytest -q -s tests/e2e/cluster
 
 # Only the web chat's end-to-end tests (socket.io + browser), on the CI-sized model.
 e2e-web: install index train-ci web chromium

@@ -113,8 +113,6 @@ retention_loop() {
     wait "$sleeper"
   done
 }
-retention_loop &
-pids+=($!)
 
 for port in "${action_ports[@]}"; do
   name=actions log=logs/actions.log
@@ -195,6 +193,9 @@ The assistant is running, reachable from this machine only (127.0.0.1).
 Press Ctrl-C to stop.
 MSG
     fi
+    # Only now: in cluster mode the stores are servers that must be up first.
+    retention_loop &
+    pids+=($!)
     # A server that dies is the supervisor's to restart; this returns only if the supervisor itself stops.
     status=0
     wait "$supervisor" || status=$?

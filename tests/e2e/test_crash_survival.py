@@ -10,7 +10,6 @@ message numbers and counts only. Run with `-s` to see the figures (docs/benchmar
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import re
@@ -22,7 +21,6 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -30,87 +28,29 @@ import pytest
 
 
 from .serve_script import ROOT, serve_script
+from .trial import CANARY, KIND_REPLY, QUESTION, SCHOOL, Outcome, disclosure, post_turn, server_pid
 from .test_closed_surface import _listening_addresses
 
 pytestmark = pytest.mark.e2e
 
-SCHOOL = "kingsmeadow"
 MESSAGES = 40
 KILL_AFTER = 14
 GAP_S = 0.15
 #: The action server (rasa-sdk, the actions, the concern store) must answer again within this long of the SIGKILL.
 BACK_WITHIN_S = 60.0
-CANARY = "numbat-canary-7730"
-WHO = ("my stepdad", "my uncle", "my mum's boyfriend", "my older brother", "a man at my football club", "my dad",
-       "my cousin", "my babysitter", "my grandad", "our neighbour")
-WHAT = ("hits me with a belt", "touches me in places I don't like", "locks me in my room without food",
-        "punches me when he is drunk")
-#: 40 distinct disclosures, each one the screen hands off to the DSL for a pupil (checked when they were chosen).
-DISCLOSURES = tuple(f"{who} {what} {CANARY}" for what, who in itertools.product(WHAT, WHO))
-REFERENCE = re.compile(r"reference (?:number )?is ([A-Z0-9]+(?:-[A-Z0-9]+)+)")
-SIGNPOSTS = ("999", "0800 1111")
-QUESTION = "can I use my phone in lessons?"
-#: The channel guard's reply when nothing came back and the message carried no risk (channels/guard.py).
-KIND_REPLY = "I can't look that up right now"
-
-
-@dataclass
-class Outcome:
-    """What one request came back with: the reply's text (never printed), or the error's type."""
-
-    status: int | None = None
-    text: str = field(default="", repr=False)  # kept out of any failure's output
-    error: str | None = None
-
-    @property
-    def reference(self) -> str | None:
-        found = REFERENCE.search(self.text)
-        return found.group(1) if found else None
-
-    @property
-    def kind(self) -> str:
-        if self.error or not self.text.strip():
-            return "no reply"
-        if self.reference:
-            return "reference"
-        return "signposting" if any(marker in self.text for marker in SIGNPOSTS) else "other reply"
 
 
 def _send(url: str, index: int, timeout: float = 120) -> Outcome:
     """Disclosure `index` (its own pupil and message id); index -1: an ordinary question from another pupil."""
     if index < 0:
-        payload: dict = {"sender": "crash-trial-question", "message": QUESTION,
-                         "metadata": {"school": SCHOOL, "role": "pupil"}}
-    else:
-        payload = {"sender": f"crash-trial-pupil-{index:02d}", "message": DISCLOSURES[index],
-                   "message_id": f"crash-trial-msg-{index:02d}", "metadata": {"school": SCHOOL, "role": "pupil"}}
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(),
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            replies = json.loads(response.read() or b"null")
-            text = "\n".join(str(r.get("text") or "") for r in replies) if isinstance(replies, list) else ""
-            return Outcome(response.status, text)
-    except urllib.error.HTTPError as error:
-        return Outcome(error.code, error=type(error).__name__)
-    except OSError as error:  # refused, reset, timed out: no reply at all
-        return Outcome(error=type(error).__name__)
+        return post_turn(url, {"sender": "crash-trial-question", "message": QUESTION,
+                               "metadata": {"school": SCHOOL, "role": "pupil"}}, timeout=timeout)
+    payload = disclosure(index, "crash-trial")
+    payload["sender"], payload["message_id"] = f"crash-trial-pupil-{index:02d}", f"crash-trial-msg-{index:02d}"
+    return post_turn(url, payload, timeout=timeout)
 
 
-def _server_pid(module: str, port: int) -> int | None:
-    """The pid of `python -m <module> ... --port <port>` (this test's own server: its port is unique). Only a process
-    running the module itself: the supervisor's own command line names every server's command too."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        words = [word.decode(errors="replace") for word in argv]
-        if words[1:3] == ["-m", module] and "--port" in words and words[words.index("--port") + 1] == str(port):
-            return int(entry.name)
-    return None
+_server_pid = server_pid
 
 
 def _answers(url: str) -> bool:
