@@ -40,7 +40,7 @@ help:
 	@echo "make eval       evidence@1/@3, abstention, wrong-school citations; the screen on the dev set and its corpus's grouped CV"
 	@echo "make eval-e2e   the safeguarding dev set and the policy questions through the whole assistant over REST"
 	@echo "make bench      retrieval quality, latency, build and scale; the answer core side by side (dev, CV, baselines)"
-	@echo "make bench-e2e  the whole assistant: train time, REST latency at 1 and 20 users, RSS, NLU cross-validation"
+	@echo "make bench-e2e  the whole assistant, as make run and as make cluster: train time, issue 15's latency table, RSS, NLU CV"
 	@echo "make index      build the per-school indexes that are missing or stale"
 	@echo "make install    create $(VENV) from $(LOCK) (does nothing if already up to date)"
 	@echo "make clean      remove artifacts/ (indexes); make distclean also removes $(VENV)"
@@ -84,8 +84,8 @@ bench: install index
 	$(PY) -m tools.bench_answers $(if $(BENCH_EMBEDDERS),--embedders $(BENCH_EMBEDDERS))
 	$(PY) -m tools.bench_inbox
 
-bench-e2e: install index
-	$(PY) -m bot.bench_e2e
+bench-e2e: install index web cluster-deps
+	$(PY) -m tools.bench_e2e $(BENCH_E2E_ARGS)
 
 # The assistant: action server + Rasa server (REST channel, SQLite tracker store) + DSL inbox, under a supervisor that
 # restarts one that dies (bot/supervisor.py). Ctrl-C stops them all.
