@@ -24,12 +24,13 @@ PYTHON    ?= $(shell command -v python3.11 || command -v python3)
 STAMP     := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha256sum | cut -c1-16)
 
 .PHONY: help install index test eval eval-e2e bench bench-e2e run chat train train-ci validate test-stories serve shell clean distclean web chromium e2e-web teams-package \
-  nginx deploy-config proxy deploy-systemd crash-trial cluster cluster-deps test-cluster
+  nginx deploy-config proxy deploy-systemd crash-trial cluster cluster-deps test-cluster check-deploy deploy-tools
 
 help:
 	@echo "make run        set everything up (venv, index, Rasa model) and start the assistant on localhost:5005"
 	@echo "make shell      chat with the running assistant's model in the terminal; make chat: retrieval core only"
 	@echo "make cluster    the same assistant on PostgreSQL + Redis, two Rasa replicas and two action servers behind nginx"
+	@echo "make check-deploy  check deploy/ (compose, Kubernetes, nginx, Dockerfile) with offline validators"
 	@echo "make test-cluster  the cluster's fault tests (replica, action server, PostgreSQL killed; Redis stopped)"
 	@echo "make test       install, then unit tests, Rasa validation + story tests, end-to-end tests (REST, Teams, web chat)"
 	@echo "make e2e-web    the web chat's end-to-end tests: socket.io security checks and headless Chromium"
@@ -66,7 +67,7 @@ index: install
 
 # Unit tests, Rasa data validation, story tests on a CI-sized model, then the end-to-end tests that start the real
 # Rasa server and action server with that model (one pytest run, so one summary line).
-test: install index validate test-stories web chromium nginx cluster-deps
+test: install index validate test-stories web chromium nginx cluster-deps deploy-tools
 	POLICYBOT_E2E_MODEL=artifacts/models-ci/policybot-ci.tar.gz $(PY) -m pytest -q
 
 eval: install index
@@ -140,6 +141,14 @@ chromium:
 # Debian's PostgreSQL, Redis and nginx for cluster mode and its tests (run by the project, never as system services).
 cluster-deps:
 	scripts/install-cluster.sh
+
+# Multi-machine deployment files (deploy/): validated offline. Checkers: PyPI into artifacts/deploy-tools/venv
+# (deploy/tools/requirements.txt), Debian's docker-compose 1.29.2 and nginx. Installed on first use.
+check-deploy:
+	scripts/check-deploy.sh
+
+deploy-tools:
+	scripts/check-deploy.sh --install-only
 
 # Debian's nginx for the reverse proxy and its test (the project runs it itself, never as the system service).
 nginx:
