@@ -175,9 +175,8 @@ def test_rasa_registers_it_as_a_trainable_intent_classifier_and_the_shipped_conf
     assert registered.is_trainable
     config = yaml.safe_load((Path(__file__).resolve().parent.parent / "config.yml").read_text(encoding="utf-8"))
     names = [component["name"] for component in config["pipeline"]]
-    # DIET only finds entities; the linear classifier's intent is what the fallback and the screen see.
-    diet = next(component for component in config["pipeline"] if component["name"] == "DIETClassifier")
-    assert diet["intent_classification"] is False
-    assert names.index("DIETClassifier") < names.index(NAME) < names.index("FallbackClassifier")
+    # The linear classifier's intent is what the entity extractor (which reads it), the fallback and the screen see.
+    extractor = "components.closed_list_entities.ClosedListEntityExtractor"
+    assert names.index(NAME) < names.index(extractor) < names.index("FallbackClassifier")
     model = DefaultV1Recipe().graph_config_for_recipe(config, {}, TrainingType.NLU)
     validation.validate(model)

@@ -108,9 +108,9 @@ def test_rasa_registers_it_as_a_featurizer_and_the_graph_validates_with_diet() -
     assert node.fn == "process"
 
 
-def test_the_shipped_config_uses_it_before_diet() -> None:
+def test_the_shipped_config_uses_it_before_the_intent_classifier() -> None:
     import yaml
 
     config = yaml.safe_load((Path(__file__).resolve().parent.parent / "config.yml").read_text(encoding="utf-8"))
     names = [component["name"] for component in config["pipeline"]]
-    assert names.index(NAME) < names.index("DIETClassifier")
+    assert names.index(NAME) < names.index("components.linear_intent_classifier.LinearIntentClassifier")
