@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.answering import answer_and_record, ask_for_missing_context, asked_school
+from actions.answering import answer_and_record, ask_for_missing_context, asked_school, reuses_question_embeddings
 from actions.inducting import carry_on_if_inducting
 from bot.qa.conversation import followup_question
 
@@ -18,6 +18,7 @@ class ActionAnswerFollowup(Action):
     def name(self) -> str:
         return "action_answer_followup"
 
+    @reuses_question_embeddings
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:
         said = (tracker.latest_message.get("text") or "").strip()

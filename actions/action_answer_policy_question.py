@@ -9,7 +9,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.answering import answer_and_record, ask_for_missing_context, asked_school, is_sensitive_question
+from actions.answering import (answer_and_record, ask_for_missing_context, asked_school, is_sensitive_question,
+                                reuses_question_embeddings)
 from actions.inducting import carry_on_if_inducting
 from bot.qa.answer import MAX_QUESTION_CHARS
 
@@ -18,6 +19,7 @@ class ActionAnswerPolicyQuestion(Action):
     def name(self) -> str:
         return "action_answer_policy_question"
 
+    @reuses_question_embeddings
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:
         question = (tracker.latest_message.get("text") or "").strip()

@@ -11,6 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import services
 from actions.action_answer_policy_question import ActionAnswerPolicyQuestion
+from actions.answering import reuses_question_embeddings
 from bot.qa.conversation import compare_schools
 
 
@@ -18,6 +19,7 @@ class ActionCompareSchools(Action):
     def name(self) -> str:
         return "action_compare_schools"
 
+    @reuses_question_embeddings
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:
         if not tracker.get_slot("trust_staff"):

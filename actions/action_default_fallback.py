@@ -10,7 +10,7 @@ from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.answering import answer, asked_school, send_answer
+from actions.answering import answer, asked_school, reuses_question_embeddings, send_answer
 from bot.qa.answer import MAX_QUESTION_CHARS
 from bot.safeguarding.checkin import signpost_line
 
@@ -19,6 +19,7 @@ class ActionDefaultFallback(Action):
     def name(self) -> str:
         return "action_default_fallback"
 
+    @reuses_question_embeddings
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:
         text = (tracker.latest_message.get("text") or "").strip()

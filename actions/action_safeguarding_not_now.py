@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.answering import answer_and_record, ask_for_missing_context
+from actions.answering import answer_and_record, ask_for_missing_context, reuses_question_embeddings
 from actions.handing_off import user_message
 from bot.core import contract
 from bot.safeguarding.checkin import not_now, nothing_waiting
@@ -19,6 +19,7 @@ class ActionSafeguardingNotNow(Action):
     def name(self) -> str:
         return contract.NOT_NOW_ACTION
 
+    @reuses_question_embeddings
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:
         role = tracker.get_slot("role")

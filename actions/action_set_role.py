@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.answering import answer_and_record, ask_for_missing_context
+from actions.answering import answer_and_record, ask_for_missing_context, reuses_question_embeddings
 from bot.core.roles import canonical_role
 
 
@@ -17,6 +17,7 @@ class ActionSetRole(Action):
     def name(self) -> str:
         return "action_set_role"
 
+    @reuses_question_embeddings
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:
         said = next(tracker.get_latest_entity_values("role"), None)

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
-from actions.answering import answer_and_record, ask_for_missing_context, channel_school
+from actions.answering import answer_and_record, ask_for_missing_context, channel_school, reuses_question_embeddings
 from actions.handing_off import hand_off, screen_result, user_message
 from actions.inducting import send_turn
 from bot.induction.plans import induction_file
@@ -21,6 +21,7 @@ class ActionSetSchool(Action):
     def name(self) -> str:
         return "action_set_school"
 
+    @reuses_question_embeddings
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:
         said = next(tracker.get_latest_entity_values("school"), None) or tracker.latest_message.get("text")

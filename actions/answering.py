@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from contextlib import AbstractContextManager
+from typing import Any, Awaitable, Callable, Iterator, TypeVar
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
@@ -12,6 +14,7 @@ from actions import services
 from bot.qa.answer import Answer
 from bot.core import contract
 from bot.core.roles import canonical_role
+from bot.embedder import carried_embeddings
 from bot.safeguarding.handoff import gentle_offer
 from bot.safeguarding.types import SENSITIVE_CATEGORIES
 
@@ -20,6 +23,44 @@ def channel_school(tracker: Tracker) -> str | None:
     """The school the channel pins this conversation to (metadata on the latest message), if it is one we know."""
     metadata = tracker.latest_message.get("metadata")
     return services.known_school(metadata.get(contract.SCHOOL_KEY)) if isinstance(metadata, dict) else None
+
+
+#: How many of the latest user messages may lend their embedding to this action's search: the message itself, and
+#: earlier ones a question can come from (the question that waited for a school and role, the one a follow-up
+#: repeats). Only a vector of exactly the searched text is ever used.
+CARRIED_MESSAGES = 8
+
+
+def _packed_embeddings(tracker: Tracker) -> Iterator[object]:
+    yield tracker.latest_message.get(contract.EMBEDDING_KEY)
+    seen = 0
+    for event in reversed(tracker.events or []):
+        if isinstance(event, dict) and event.get("event") == "user":
+            parse_data = event.get("parse_data")
+            yield parse_data.get(contract.EMBEDDING_KEY) if isinstance(parse_data, dict) else None
+            seen += 1
+            if seen >= CARRIED_MESSAGES:
+                return
+
+
+def question_embeddings(tracker: Tracker) -> AbstractContextManager[Any]:
+    """While open, a search for the text of one of the latest user messages uses the sentence embedding the Rasa
+    server already computed for it (parse data bot.core.contract.EMBEDDING_KEY) instead of running the model again;
+    any other text (a follow-up with words added, a question without the school's name) is embedded as before."""
+    return carried_embeddings(_packed_embeddings(tracker))
+
+
+Run = TypeVar("Run", bound=Callable[..., Awaitable[list[dict[str, Any]]]])
+
+
+def reuses_question_embeddings(run: Run) -> Run:
+    """Decorates an action's `run(self, dispatcher, tracker, domain)` to answer inside `question_embeddings`."""
+    @functools.wraps(run)
+    async def wrapped(self: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Any
+                      ) -> list[dict[str, Any]]:
+        with question_embeddings(tracker):
+            return await run(self, dispatcher, tracker, domain)
+    return wrapped  # type: ignore[return-value]
 
 
 def asked_school(tracker: Tracker) -> str | None:

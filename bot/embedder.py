@@ -3,12 +3,17 @@ the fake one is deterministic and instant, for unit tests."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import os
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -155,3 +160,98 @@ def shared_embedder() -> Embedder:
     if model not in _SHARED:
         _SHARED[model] = default_embedder()
     return _SHARED[model]
+
+
+# ------------------------------------------------------------------------------------------ one embedding per turn
+#
+# The Rasa server embeds every message for NLU (components/sentence_embedding_featurizer.py); the action server's
+# search would embed the same question again, and that second model run was most of the action server's CPU. The
+# featurizer packs its vector into the message's parse data (bot.core.contract.EMBEDDING_KEY), which reaches the
+# action server as the tracker's latest message; an answering action opens `carried_embeddings` with it, and
+# `embed_query` then uses it instead of the model when -- and only when -- the model's name and the exact text
+# match. Anything odd about a packed vector (another model, another length, bad base64, not unit length) makes it
+# count as absent: the text is embedded as before, and the turn never fails for it.
+
+#: Hex digits of the SHA-256 of the embedded text carried with the vector (128 bits: no two texts collide).
+DIGEST_CHARS = 32
+#: Longest vector accepted from parse data (MiniLM's is 384).
+MAX_CARRIED_DIM = 4096
+#: A packed vector must be this close to unit length (float16 keeps it within about 1e-3).
+UNIT_TOLERANCE = 0.01
+
+
+def text_digest(text: str) -> str:
+    """The digest that ties a carried vector to the exact text it embeds."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:DIGEST_CHARS]
+
+
+def pack_embedding(text: str, vector: np.ndarray, model: str) -> dict[str, object]:
+    """`vector` (the embedding of exactly `text` by `model`) as JSON-safe parse data: float16 little-endian bytes
+    in base64 (1 KB for MiniLM's 384 numbers), the model's name and the text's digest -- never the text."""
+    half = np.asarray(vector, dtype=np.float32).reshape(-1).astype("<f2")
+    return {"model": model, "dim": int(half.size), "digest": text_digest(text),
+            "f16": base64.b64encode(half.tobytes()).decode("ascii")}
+
+
+@dataclass(frozen=True, eq=False)
+class CarriedEmbedding:
+    """A vector from parse data, checked and back at float32 unit length."""
+
+    model: str
+    digest: str
+    vector: np.ndarray
+
+    @classmethod
+    def unpack(cls, payload: object) -> CarriedEmbedding | None:
+        """The carried vector, or None for anything that is not a well-formed one (never raises)."""
+        if not isinstance(payload, dict):
+            return None
+        model, digest, dim, packed = (payload.get(key) for key in ("model", "digest", "dim", "f16"))
+        if not (isinstance(model, str) and model and isinstance(digest, str) and len(digest) == DIGEST_CHARS
+                and isinstance(dim, int) and not isinstance(dim, bool) and 0 < dim <= MAX_CARRIED_DIM
+                and isinstance(packed, str) and len(packed) <= 4 * MAX_CARRIED_DIM):
+            return None
+        try:
+            raw = base64.b64decode(packed, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        if len(raw) != 2 * dim:
+            return None
+        vector = np.frombuffer(raw, dtype="<f2").astype(np.float32)
+        norm = float(np.linalg.norm(vector)) if np.isfinite(vector).all() else 0.0
+        if abs(norm - 1.0) > UNIT_TOLERANCE:
+            return None
+        vector = vector / norm
+        vector.setflags(write=False)
+        return cls(model, digest.lower(), vector)
+
+    def matches(self, model: str, text: str, dim: int | None = None) -> bool:
+        """Whether this is `model`'s embedding of exactly `text` (and, if given, of dimension `dim`)."""
+        return (self.model == model and (dim is None or self.vector.size == dim)
+                and self.digest == text_digest(text))
+
+
+#: The vectors the current action may reuse; empty outside `carried_embeddings` (a context variable, so concurrent
+#: actions on the action server's event loop never see each other's).
+_CARRIED: ContextVar[tuple[CarriedEmbedding, ...]] = ContextVar("policybot_carried_embeddings", default=())
+
+
+@contextmanager
+def carried_embeddings(payloads: Iterable[object]) -> Iterator[tuple[CarriedEmbedding, ...]]:
+    """While open, `embed_query` reuses any of these packed vectors (parse data, see `pack_embedding`) whose model
+    and text match; malformed ones are skipped. The vectors are dropped when it closes."""
+    carried = tuple(found for found in map(CarriedEmbedding.unpack, payloads) if found is not None)
+    token = _CARRIED.set(carried + _CARRIED.get())
+    try:
+        yield carried
+    finally:
+        _CARRIED.reset(token)
+
+
+def embed_query(embedder: Embedder, text: str, dim: int | None = None) -> np.ndarray:
+    """One query's unit vector: the carried one for this exact text and this embedder's model if the current
+    action has it, else the embedder's. `dim`, if given, is the dimension the caller's index needs."""
+    for carried in _CARRIED.get():
+        if carried.matches(embedder.name, text, dim):
+            return carried.vector.copy()
+    return np.asarray(embedder.embed([text])[0], dtype=np.float32)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from typing import Sequence
+from typing import MutableMapping, Sequence
 
 from sanic import Sanic, response
 from sanic.exceptions import SanicException
@@ -35,6 +35,21 @@ BIND_ENV = "POLICYBOT_BIND_HOST"
 #: Long enough that guessing is hopeless; scripts/serve.sh makes a 43-character one.
 MIN_TOKEN_CHARS = 32
 OPEN_PATHS = frozenset({"/health"})
+
+
+#: numpy's OpenBLAS (and faiss's) start a worker thread per core, and an idle worker busy-waits after every call. A
+#: turn here makes only one-query products (a question against a school's passages and sentences), far too small to
+#: share out, so the spinning was pure waste: with the question's embedding carried from the Rasa server (issue 15),
+#: most of this server's CPU per turn, and a core taken from the Rasa server beside it. Read when the library loads,
+#: so set before anything imports numpy; an operator's own value wins.
+ONE_THREAD_MATH = ("OPENBLAS_NUM_THREADS",)
+
+
+def single_threaded_math(environ: MutableMapping[str, str] | None = None) -> None:
+    """Give the math libraries one thread each unless the environment already says otherwise."""
+    target = os.environ if environ is None else environ
+    for name in ONE_THREAD_MATH:
+        target.setdefault(name, "1")
 
 
 class ActionServerConfigError(ValueError):
@@ -87,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=5055)
     parser.add_argument("--actions", default="actions", help="the package of actions to serve")
     args = parser.parse_args(argv)
+    single_threaded_math()  # before the actions import numpy
     # rasa-sdk and Sanic log what they handle; no message text may reach this log (bot/core/logredact.py).
     logredact.install()
     # LOG_LEVEL is Rasa's own variable: both servers follow it.

@@ -5,12 +5,18 @@ alike to them; a sentence embedding sees what a message is about. This component
 feature (384 numbers, unit length) per message text; sequence features stay sparse. Nothing is downloaded: the
 model comes from POLICYBOT_EMBEDDING_MODEL (default the packaged MiniLM), loaded on first use and shared with
 the safeguarding screen in the same process.
+
+At prediction time the vector also goes into the message's parse data (bot.core.contract.EMBEDDING_KEY, packed by
+bot.embedder.pack_embedding: float16, base64, the model's name, a digest of the exact text), so the action server's
+search reuses it instead of running the model a second time for the same words. Rasa copies a component's
+`add_to_output` properties into the parse data that UserUttered keeps and rasa-sdk shows as
+`tracker.latest_message`, the path the safeguarding verdict takes too.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text, Type
+from typing import Any, Dict, List, Optional, Text, Tuple, Type
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -23,7 +29,8 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.embedder import Embedder, FakeEmbedder, SentenceTransformerEmbedder, shared_embedder
+from bot.core import contract
+from bot.embedder import Embedder, FakeEmbedder, SentenceTransformerEmbedder, pack_embedding, shared_embedder
 
 logger = logging.getLogger(__name__)
 
@@ -85,14 +92,20 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
-        """Featurizes incoming messages (at prediction time, usually one)."""
-        self._featurize([message for message in messages if message.get(TEXT)])
+        """Featurizes incoming messages (at prediction time, usually one) and puts each one's vector in its parse
+        data for the action server (training examples never get it: nothing downstream reads it there)."""
+        messages_with_text = [message for message in messages if message.get(TEXT)]
+        for message, text, vector in self._featurize(messages_with_text):
+            message.set(contract.EMBEDDING_KEY, pack_embedding(text, vector, self.embedder.name), add_to_output=True)
         return messages
 
-    def _featurize(self, messages: List[Message]) -> None:
+    def _featurize(self, messages: List[Message]) -> List[Tuple[Message, str, np.ndarray]]:
+        """Adds the sentence feature to each message; returns (message, text embedded, vector) for each."""
         if not messages:
-            return
-        vectors = self.embedder.embed([str(message.get(TEXT))[:MAX_CHARS] for message in messages])
-        for message, vector in zip(messages, np.asarray(vectors, dtype=np.float32)):
+            return []
+        texts = [str(message.get(TEXT))[:MAX_CHARS] for message in messages]
+        vectors = np.asarray(self.embedder.embed(texts), dtype=np.float32)
+        for message, vector in zip(messages, vectors):
             self.add_features_to_message(sequence=None, sentence=vector.reshape(1, -1), attribute=TEXT,
                                          message=message)
+        return list(zip(messages, texts, vectors))

@@ -49,3 +49,38 @@ def test_a_bad_safeguarding_file_stops_the_start_naming_the_file(tmp_path) -> No
                           cwd=settings.PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert f"action server: {bad}" in done.stderr
+
+
+def test_the_math_libraries_get_one_thread_unless_the_operator_says_otherwise() -> None:
+    """OpenBLAS's idle workers busy-wait after each call: for one-query products that was most of the action
+    server's CPU per turn."""
+    from channels.action_server import single_threaded_math
+
+    environ: dict[str, str] = {}
+    single_threaded_math(environ)
+    assert environ == {"OPENBLAS_NUM_THREADS": "1"}
+    environ = {"OPENBLAS_NUM_THREADS": "4"}
+    single_threaded_math(environ)
+    assert environ == {"OPENBLAS_NUM_THREADS": "4"}
+
+
+def test_openblas_starts_with_one_thread_in_the_action_server() -> None:
+    """main() sets it first thing, and importing the server's module loads no numpy: so OpenBLAS starts with one
+    thread (no busy-waiting worker) once the actions import it."""
+    import os
+    import subprocess
+    import sys
+
+    from bot import settings
+
+    probe = ("import sys, channels.action_server as s\n"
+             "assert 'numpy' not in sys.modules\n"
+             "s.single_threaded_math()\n"
+             "from actions import services\n"
+             "import numpy, threadpoolctl\n"
+             "print(sorted({p['num_threads'] for p in threadpoolctl.threadpool_info() if p['user_api'] == 'blas'}))\n")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, cwd=settings.PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.strip().splitlines()[-1] == "[1]"

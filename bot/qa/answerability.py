@@ -146,7 +146,7 @@ class CandidateFeaturizer:
             return Candidates((), np.zeros((0, len(CANDIDATE_FEATURES))))
         question = self.retriever.schools.get(school).without_own_name(question)
         words = self.words_for(school)
-        vector = self.retriever.embedder.embed([question])[0]
+        vector = self.retriever.embed_query(school, question)
         hits = self.retriever.retrieve(school, question, role, k=len(index.passages), query_vector=vector)
         position = {hit.passage.id: i for i, hit in enumerate(hits)}
         number = {p.id: i for i, p in enumerate(index.passages)}

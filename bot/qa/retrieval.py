@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from bot.core.roles import canonical_role
-from bot.embedder import Embedder, default_embedder
+from bot.embedder import Embedder, default_embedder, embed_query
 from bot.qa.index import IndexNotReady, IndexStore, SchoolIndex
 from bot.qa.ingest import PolicyPassage
 from bot.schools import SchoolDirectory, SchoolProfile
@@ -198,7 +198,7 @@ class Retriever:
             return []
         cfg = self.settings
         # Dense similarity is computed in every mode: even BM25-only ranking reports it for the abstention rule.
-        dense = index.dense.scores(self.embedder.embed([question])[0] if query_vector is None else query_vector)
+        dense = index.dense.scores(self.embed_query(school, question) if query_vector is None else query_vector)
         base, extra = query_tokens(question)
         if cfg.role_words and role != "any":
             # Asking as a pupil is like saying "pupils" in the question: lexical evidence for pupils' rules.
@@ -221,6 +221,12 @@ class Retriever:
         fused = self._apply_role(fused, index.passages, role)
         order = np.argsort(-fused, kind="stable")[:k]
         return [SearchHit(index.passages[i], float(fused[i]), float(dense[i]), float(lexical[i])) for i in order]
+
+    def embed_query(self, school: str, question: str) -> np.ndarray:
+        """The question's vector for a search of `school`'s index: the one the Rasa server already computed for
+        exactly this text when the current action carries it (bot.embedder.carried_embeddings), else the
+        embedder's."""
+        return embed_query(self.embedder, question, self.index_for(school).dense.dim)
 
     def people_asked_about(self, school: str, question: str) -> list[str]:
         """For "who is the ...?" questions, the names the school's profile holds for the post asked about."""
