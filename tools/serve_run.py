@@ -81,7 +81,8 @@ def _cluster_settings(scratch: Path) -> tuple[dict[str, object], dict[str, str],
                                 "INBOX_PORT": free_port(), "POLICYBOT_SMTP_PORT": free_port(),
                                 "PG_PORT": free_port(), "REDIS_PORT": free_port(),
                                 "CLUSTER_HTTPS_PORT": free_port(), "CLUSTER_HTTP_PORT": free_port()}
-    pgdata = (Path("/var/lib/postgresql") / f"policybot-test-{scratch.name}" if os.geteuid() == 0
+    # Named for this process too: a run killed before its clean-up must not leave a folder the next one reuses.
+    pgdata = (Path("/var/lib/postgresql") / f"policybot-test-{scratch.name}-{os.getpid()}" if os.geteuid() == 0
               else scratch / "pgdata")
     env = {"POLICYBOT_CLUSTER": "1", "POLICYBOT_CLUSTER_DIR": str(scratch / "cluster"), "PGDATA": str(pgdata),
            "DEPLOY_DIR": str(scratch / "cluster" / "deploy")}
