@@ -9,10 +9,10 @@ Everything it knows comes from data/nlu (never from the dev set):
   exact matches of each entity type are annotated per intent (smoothed towards the type's overall rate), and a
   match is emitted only where that rate is at least `min_annotation_rate`;
 * which type an ambiguous form has ("governor": role or post) from the annotations per intent;
-* typo tolerance: a span of up to N tokens that matches no form exactly is compared with the forms by cosine
-  similarity (edit distance over candidates found by character n-grams); the threshold is chosen at training time by leave-one-form-out on the training
-  lists themselves (each form removed in turn must be recovered from the others with the right value, and
-  unannotated spans of training messages must not match), maximising F1.
+* typo tolerance: a span of up to N tokens that matches no form exactly is compared with the forms by edit
+  distance (candidates found by character n-grams); the threshold is chosen at training time by leave-one-form-out
+  on the training lists themselves (each form removed in turn must be recovered from the others with the right
+  value, and unannotated spans of training messages must not match), maximising F1.
 
 At inference it takes the longest case-insensitive matches on token boundaries (tokens are runs of letters/digits,
 joined by apostrophes or hyphens, so "child" is not found in "child-on-child"), left to right, then fuzzy matches in

@@ -1,4 +1,5 @@
-"""Sentence-embedding features for the intent classifier and DIET from the packaged all-MiniLM-L6-v2 (the model the policy index uses).
+"""Sentence-embedding features for the intent classifier from the packaged all-MiniLM-L6-v2 (the model the policy
+index uses).
 
 The sparse featurizers see words and character n-grams, so "who won the world cup" and "who is the DSL" look
 alike to them; a sentence embedding sees what a message is about. This component adds one dense *sentence*

@@ -126,6 +126,17 @@ def test_the_tracker_store_is_read_from_endpoints_yml(tmp_path: Path) -> None:
         tracker_store_url(endpoints)
 
 
+
+def test_the_cluster_tracker_store_is_read_with_its_host_and_password_from_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import settings
+
+    monkeypatch.setenv("POLICYBOT_PG_PORT", "5433")
+    monkeypatch.setenv("POLICYBOT_PG_PASSWORD", "s3cret")
+    url = tracker_store_url(settings.PROJECT_ROOT / "config" / "endpoints-cluster.yml")
+    assert url is not None and (url.drivername, url.host, url.port, url.database, url.username, url.password) == (
+        "postgresql", "127.0.0.1", 5433, "policybot_conversations", "policybot", "s3cret")
+
 # ------------------------------------------------------------------------------------------ questions
 
 

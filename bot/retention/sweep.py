@@ -134,9 +134,10 @@ def tracker_store_url(endpoints: Path, root: Path | None = None) -> URL | None:
         if not path.is_absolute():
             path = (root or settings.PROJECT_ROOT) / path
         return URL.create("sqlite", database=str(path))
+    # Rasa reads the host from `url` (as in config/endpoints-cluster.yml); `host` is accepted too.
     return URL.create(dialect, username=values.get("username"), password=values.get("password"),
-                      host=values.get("url") or values.get("host"), port=int(values["port"]) if values.get("port") else None,
-                      database=database)
+                      host=values.get("url") or values.get("host"),
+                      port=int(values["port"]) if values.get("port") else None, database=database)
 
 
 def _open(url: URL) -> Engine | None:
