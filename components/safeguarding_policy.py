@@ -16,6 +16,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -52,11 +53,12 @@ class SafeguardingPolicy(Policy):
 
     @staticmethod
     def next_action(tracker: DialogueStateTracker) -> Optional[str]:
-        """The safeguarding action after a user message, action_listen after one of ours, else None."""
+        """The safeguarding action as a turn's first action after a user message, action_listen after one of ours,
+        else None."""
         latest = tracker.latest_action_name
         if latest in OWN_ACTIONS:
             return ACTION_LISTEN_NAME
-        if latest != ACTION_LISTEN_NAME or tracker.latest_message is None:
+        if not _first_prediction_of_the_turn(tracker) or tracker.latest_message is None:
             return None
         message = tracker.latest_message
         parse_data = message.parse_data or {}
@@ -64,3 +66,16 @@ class SafeguardingPolicy(Policy):
         intent = (message.intent or {}).get("name")
         return safeguarding_action(verdict if isinstance(verdict, dict) else None, intent,
                                    bool(tracker.get_slot(contract.PENDING_CHECK_IN_SLOT)), tracker.active_loop_name)
+
+
+def _first_prediction_of_the_turn(tracker: DialogueStateTracker) -> bool:
+    """No action has run since the latest user message. Not "the latest action is action_listen": when the action
+    server is down at the start of a session, action_session_start fails and no action_listen follows it, so the
+    message comes straight after it (the 2026-12-06 crash trial: without TED to guess, the turn looped on the
+    fallback and the pupil's retry after the restart did too)."""
+    for event in reversed(tracker.events):
+        if isinstance(event, ActionExecuted):
+            return False
+        if isinstance(event, UserUttered):
+            return True
+    return False

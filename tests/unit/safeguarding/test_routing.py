@@ -97,6 +97,21 @@ def test_after_its_action_the_policy_listens_and_otherwise_abstains(domain: Doma
     assert other.max_confidence == 0.0
 
 
+def test_a_disclosure_after_a_session_start_that_failed_is_still_handed_off(domain: Domain) -> None:
+    """With the action server down as a session began, action_session_start ran (and failed) and no action_listen
+    followed it: the message comes straight after it. The hand-off is still the turn's first action (the crash
+    trial of 2026-12-06 looped on the fallback here once TED no longer guessed)."""
+    policy = SafeguardingPolicy(SafeguardingPolicy.get_default_config(), None, None, _context())  # type: ignore
+    parse = {"intent": {"name": "ask_policy", "confidence": 0.99}, "entities": [], "text": "words",
+             contract.VERDICT_KEY: HAND_OFF}
+    events = [ActionExecuted("action_session_start"), UserUttered("words", parse["intent"], [], parse)]
+    first = policy.predict_action_probabilities(DialogueStateTracker.from_events("t", events), domain)
+    assert domain.action_names_or_texts[first.max_confidence_index] == contract.HANDOFF_ACTION
+    later = policy.predict_action_probabilities(
+        DialogueStateTracker.from_events("t", [*events, ActionExecuted("action_default_fallback")]), domain)
+    assert later.max_confidence == 0.0
+
+
 def test_a_yes_while_a_check_in_waits_is_passed_on(domain: Domain) -> None:
     policy = SafeguardingPolicy(SafeguardingPolicy.get_default_config(), None, None, _context())  # type: ignore
     waiting = tracker(QUIET, "affirm", slots={contract.PENDING_CHECK_IN_SLOT: "m-1"})
