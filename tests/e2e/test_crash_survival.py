@@ -28,7 +28,7 @@ import pytest
 
 
 from .serve_script import ROOT, serve_script
-from .trial import CANARY, KIND_REPLY, QUESTION, SCHOOL, Outcome, disclosure, post_turn, server_pid
+from .trial import CANARY, KIND_REPLY, QUESTION, SCHOOL, Outcome, answers as _answers, disclosure, post_turn, server_pid
 from .test_closed_surface import _listening_addresses
 
 pytestmark = pytest.mark.e2e
@@ -51,14 +51,6 @@ def _send(url: str, index: int, timeout: float = 120) -> Outcome:
 
 
 _server_pid = server_pid
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def _records(database: Path) -> tuple[int, int, set[str]]:

@@ -68,6 +68,15 @@ def post_turn(url: str, payload: dict, headers: dict[str, str] | None = None, ti
         return Outcome(error=type(error).__name__)
 
 
+def answers(url: str) -> bool:
+    """Whether `url` answers a GET within a second (any status below 400)."""
+    try:
+        with urllib.request.urlopen(url, timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def disclosure(index: int, prefix: str) -> dict:
     """Pupil `index`'s disclosure (its own sender and message id; the texts repeat every 40 pupils)."""
     return {"sender": f"{prefix}-pupil-{index:03d}", "message": DISCLOSURES[index % len(DISCLOSURES)],

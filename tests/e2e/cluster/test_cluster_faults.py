@@ -31,7 +31,8 @@ from sqlalchemy import create_engine, text
 
 from ..serve_script import ROOT, serve_script
 from ..test_closed_surface import _listening_addresses
-from ..trial import (CANARY, KIND_REPLY, PASSED_ON, QUESTION, SCHOOL, Outcome, disclosure, post_turn, server_pid)
+from ..trial import (CANARY, KIND_REPLY, PASSED_ON, QUESTION, SCHOOL, Outcome, answers as _answers, disclosure,
+                     post_turn, server_pid)
 
 pytestmark = pytest.mark.e2e
 
@@ -100,14 +101,6 @@ class Cluster:
         return time.monotonic() - began
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     with serve_script(tmp_path_factory.mktemp("cluster"), cluster=True) as running:
@@ -124,11 +117,11 @@ def _all_up(cluster: Cluster) -> bool:
 
 
 def test_two_replicas_never_interleave_one_conversation(cluster: Cluster) -> None:
-    """Twenty-four messages of one conversation at once, half straight to each replica: the lock in Redis makes the turns
-    run one after another, so in the stored conversation every user message's turn ends (action_listen) before
-    the next user message. (Run twice against Rasa's own RedisLockStore on 2026-12-06, this passed too: through
-    real replicas the race window is narrow. tests/test_lock_store.py shows the race deterministically; this
-    checks the whole cluster keeps the property.)"""
+    """Twenty-four messages of one conversation at once, half straight to each replica: the lock in Redis makes
+    the turns run one after another, so in the stored conversation every user message's turn ends (action_listen)
+    before the next user message. (Run twice against Rasa's own RedisLockStore on 2026-12-06, this passed too:
+    through real replicas the race window is narrow. tests/test_lock_store.py shows the race deterministically;
+    this checks the whole cluster keeps the property.)"""
     sender, count = "cluster-interleave", 24
     with ThreadPoolExecutor(max_workers=count) as pool:
         outcomes = list(pool.map(lambda n: cluster.turn(_question(sender), replica=n % 2), range(count)))
