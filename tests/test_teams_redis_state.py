@@ -8,13 +8,13 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 from redis_process import free_port
-from test_teams_channel import (APP_ID, CHECK_IN, HAND_OFF, PASSWORD, QUIET, TENANT, Assistant, StubScreen,
+from test_teams_channel import (identity, connector,  # noqa: F401  (the channel tests' fixtures)
+                                APP_ID, CHECK_IN, HAND_OFF, PASSWORD, QUIET, TENANT, Assistant, StubScreen,
                                 activity, bearer, in_team, post)
 
 from bot import settings
@@ -175,24 +175,6 @@ def test_with_a_url_the_state_is_in_redis_and_nothing_is_connected_yet() -> None
 
 
 # --- through the channel: two replicas sharing one Redis ----------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def identity() -> Iterator[IdentityStub]:
-    stub = IdentityStub().start()
-    try:
-        yield stub
-    finally:
-        stub.stop()
-
-
-@pytest.fixture
-def connector() -> Iterator[FakeConnector]:
-    fake = FakeConnector(APP_ID, PASSWORD).start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
 
 
 @pytest.fixture
