@@ -18,6 +18,7 @@ from typing import Iterable, Iterator, Protocol, Sequence
 import numpy as np
 
 from bot import settings
+from bot.core.bert_numpy import NumpyBertEncoder
 from bot.text import lemmas
 
 
@@ -49,7 +50,11 @@ def resolve_model_path(model: str) -> str:
 
 
 class SentenceTransformerEmbedder:
-    """sentence-transformers model; construction is cheap, the model loads on first use or `warm_up()`."""
+    """A sentence-transformers model; construction is cheap, the model loads on first use or `warm_up()`.
+
+    A BERT model with mean pooling (the default MiniLM) runs in NumPy (bot/core/bert_numpy.py), which gives the
+    same vectors without importing torch -- about 400 MB less in each server; any other model, or
+    POLICYBOT_EMBEDDING_BACKEND=sentence-transformers, runs in sentence-transformers."""
 
     #: Recent single messages' vectors, keyed by a digest of the text (never the text itself); POLICYBOT_EMBED_CACHE
     #: sets how many (0: none; benchmarks that repeat a conversation use a small one so repeats are not free).
@@ -59,31 +64,51 @@ class SentenceTransformerEmbedder:
         self.name = model or settings.embedding_model()
         self.batch_size = batch_size
         self._model = None
+        self._numpy: NumpyBertEncoder | None = None
         self._threads = os.cpu_count() or 1
         # In the Rasa server the NLU featurizer and the safeguarding screen embed the same message (the screen its
         # normalised, lower-cased form): one shared embedder and this cache make that one model run, not two.
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = int(os.environ.get("POLICYBOT_EMBED_CACHE", self.CACHE_SIZE))
         self._cache_lock = threading.Lock()
+        self._load_lock = threading.Lock()
         self._lowercases = False
         #: How many texts went through the model (the cache's hits did not).
         self.encoded = 0
 
-    def warm_up(self) -> None:
-        if self._model is None:
-            # Never reach for a model hub at run time: everything must already be on disk.
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as hf_logging
+    @property
+    def backend(self) -> str:
+        """`numpy` or `sentence-transformers` once loaded; `unloaded` before."""
+        return "numpy" if self._numpy is not None else "sentence-transformers" if self._model is not None \
+            else "unloaded"
 
-            hf_logging.set_verbosity_error()
-            hf_logging.disable_progress_bar()
-            self._model = SentenceTransformer(resolve_model_path(self.name), device="cpu")
-            # An uncased model (MiniLM's tokenizer lower-cases) gives "Can I…" and "can i…" the same vector.
-            self._lowercases = bool(getattr(self._model.tokenizer, "do_lower_case", False))
+    def warm_up(self) -> None:
+        if self._model is not None or self._numpy is not None:
+            return
+        with self._load_lock:
+            if self._model is None and self._numpy is None:
+                self._load()
+
+    def _load(self) -> None:
+        path = resolve_model_path(self.name)
+        if settings.embedding_backend() == "auto" and NumpyBertEncoder.supports(path):
+            self._numpy = NumpyBertEncoder(path)
+            self._lowercases = self._numpy.lowercases
+            return
+        # Never reach for a model hub at run time: everything must already be on disk.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        model = SentenceTransformer(path, device="cpu")
+        # An uncased model (MiniLM's tokenizer lower-cases) gives "Can I…" and "can i…" the same vector.
+        self._lowercases = bool(getattr(model.tokenizer, "do_lower_case", False))
+        self._model = model
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.warm_up()
@@ -110,18 +135,33 @@ class SentenceTransformerEmbedder:
         return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
     def _encode(self, texts: list[str]) -> np.ndarray:
+        self.encoded += len(texts)
+        # One query is faster on one thread, and far faster when another process is busy on the other core (with
+        # two, OpenBLAS's idle thread spins in the kernel); batches (index builds) use every core.
+        threads = 1 if len(texts) <= 4 else self._threads
+        if self._numpy is not None:
+            with _blas_threads(threads):
+                return self._numpy.encode(texts, batch_size=self.batch_size)
         import torch
 
-        # One query is faster on one thread, and far faster when another process is busy on the other core;
-        # batches (index builds) use every core.
-        threads = 1 if len(texts) <= 4 else self._threads
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
-        self.encoded += len(texts)
         # Normalised so that inner product in FAISS is cosine similarity.
         vectors = self._model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                      show_progress_bar=False, convert_to_numpy=True)
         return np.asarray(vectors, dtype=np.float32)
+
+
+_BLAS: list[object] = []
+
+
+def _blas_threads(threads: int):
+    """A context that runs NumPy's BLAS on `threads` threads (threadpoolctl, found once: about 12 µs a call)."""
+    if not _BLAS:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=threads, user_api="blas")  # type: ignore[attr-defined]
 
 
 class FakeEmbedder:

@@ -36,6 +36,19 @@ def embedding_model() -> str:
     return os.environ.get("POLICYBOT_EMBEDDING_MODEL", DEFAULT_EMBEDDING_MODEL)
 
 
+#: POLICYBOT_EMBEDDING_BACKEND values: `auto` runs a BERT mean-pooling model (the default MiniLM) in NumPy, without
+#: torch, and anything else with sentence-transformers; `sentence-transformers` always uses the latter.
+EMBEDDING_BACKENDS = ("auto", "sentence-transformers")
+
+
+def embedding_backend() -> str:
+    """POLICYBOT_EMBEDDING_BACKEND: how the embedding model is run (see EMBEDDING_BACKENDS); default `auto`."""
+    value = os.environ.get("POLICYBOT_EMBEDDING_BACKEND", "auto").strip().lower()
+    if value not in EMBEDDING_BACKENDS:
+        raise ValueError(f"POLICYBOT_EMBEDDING_BACKEND must be one of {', '.join(EMBEDDING_BACKENDS)}, not {value!r}")
+    return value
+
+
 def inbox_url() -> str:
     """POLICYBOT_INBOX_URL: the DSL inbox as a DSL's browser reaches it (the proxy's https address in a real
     deployment); notification emails link to it. Default: the local inbox server."""

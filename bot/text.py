@@ -29,10 +29,34 @@ def collapse(text: str) -> str:
     return _SPACE.sub(" ", text).strip().lower()
 
 
+#: Frameworks spaCy's ML layer (thinc.compat) imports at start-up if they are installed, though a blank pipeline
+#: with a sentencizer and a lookup lemmatizer never uses them: in the action server that import alone was
+#: TensorFlow's 400 MB and torch's 200 MB of resident memory (Rasa installs both).
+_FRAMEWORKS_SPACY_NEVER_USES = ("tensorflow", "torch")
+
+
+def _import_spacy():
+    """spaCy, imported with the frameworks above hidden from thinc if they are not loaded yet. A None entry in
+    sys.modules makes `import tensorflow` raise ImportError, which thinc takes as "not installed"; the entries are
+    removed afterwards, so a later import of torch (sentence-transformers) or TensorFlow (Rasa) works as usual."""
+    import sys
+
+    hidden = [name for name in _FRAMEWORKS_SPACY_NEVER_USES if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        import spacy
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, "") is None:
+                del sys.modules[name]
+    return spacy
+
+
 @lru_cache(maxsize=1)
 def nlp():
     """The blank English pipeline, built on first use (never at import: the action server imports us)."""
-    import spacy
+    spacy = _import_spacy()
 
     pipeline = spacy.blank("en")
     pipeline.add_pipe("sentencizer")
