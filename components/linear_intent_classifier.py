@@ -111,12 +111,13 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         """Fits the vectorisers and the logistic regression on every example that has text and an intent."""
         from sklearn.linear_model import LogisticRegression
 
-        examples = [m for m in training_data.intent_examples if m.get(TEXT) and m.get(INTENT)]
-        intents = sorted({str(m.get(INTENT)) for m in examples})
+        examples = [m for m in training_data.intent_examples if m.get(TEXT) and self._training_label(m)]
+        intents = sorted({str(self._training_label(m)) for m in examples})
         if len(intents) < 2:
-            logger.warning("LinearIntentClassifier: need examples of at least two intents to train; "
-                           "found %d. Intents will not be predicted.", len(intents))
+            logger.warning("%s: need examples of at least two labels to train; found %d. Nothing will be "
+                           "predicted.", type(self).__name__, len(intents))
             return self._resource
+        self._remember(training_data)
         texts = [str(m.get(TEXT)) for m in examples]
         char, word = _new_vectorizers(self._config)
         self._char, self._word = char.fit(texts), word.fit(texts)
@@ -127,7 +128,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         with warnings.catch_warnings():
             # A few thousand examples can stop lbfgs a hair short of its tolerance; the fit is still good.
             warnings.simplefilter("ignore")
-            model.fit(features, [str(m.get(INTENT)) for m in examples])
+            model.fit(features, [str(self._training_label(m)) for m in examples])
         self._intents = [str(name) for name in model.classes_]
         self._coef = model.coef_.astype(np.float32)
         self._intercept = model.intercept_.astype(np.float32)
@@ -138,6 +139,14 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         self.persist()
         return self._resource
 
+    def _training_label(self, message: Message) -> Optional[str]:
+        """What the model learns to predict for a training example (None: not a training example)."""
+        intent = message.get(INTENT)
+        return str(intent) if intent else None
+
+    def _remember(self, training_data: TrainingData) -> None:
+        """Anything besides the weights a subclass keeps from the training data (stored by `_meta_extra`)."""
+
     # -- prediction -----------------------------------------------------------------------------------------
 
     def process(self, messages: List[Message]) -> List[Message]:
@@ -145,16 +154,20 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         for message in messages:
             text = message.get(TEXT)
             if self._coef is None or not text:
-                message.set(INTENT, {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, add_to_output=True)
-                message.set("intent_ranking", [], add_to_output=True)
+                self._set_prediction(message, [])
                 continue
             probabilities = self.predict_probabilities([str(text)], [self._dense_feature(message)])[0]
             order = np.argsort(-probabilities, kind="stable")[: int(self._config["ranking_length"])]
             ranking = [{INTENT_NAME_KEY: self._intents[i], PREDICTED_CONFIDENCE_KEY: float(probabilities[i])}
                        for i in order]
-            message.set(INTENT, ranking[0], add_to_output=True)
-            message.set("intent_ranking", ranking, add_to_output=True)
+            self._set_prediction(message, ranking)
         return messages
+
+    def _set_prediction(self, message: Message, ranking: List[Dict[Text, Any]]) -> None:
+        """Writes the ranking (best first; empty when nothing is predicted) into the message's parse data."""
+        message.set(INTENT, ranking[0] if ranking else {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0},
+                    add_to_output=True)
+        message.set("intent_ranking", ranking, add_to_output=True)
 
     def predict_probabilities(self, texts: Sequence[str],
                               dense: Sequence[Optional[np.ndarray]]) -> np.ndarray:
@@ -194,6 +207,13 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
     # -- storage --------------------------------------------------------------------------------------------
 
+    def _meta_extra(self) -> Dict[Text, Any]:
+        """JSON-safe extras a subclass stores beside the weights."""
+        return {}
+
+    def _restore_extra(self, meta: Dict[Text, Any]) -> None:
+        """Reads back what `_meta_extra` stored."""
+
     def persist(self) -> None:
         """Writes vocabularies and weights as JSON and a numpy archive (no pickles)."""
         if self._coef is None or self._char is None or self._word is None:
@@ -202,7 +222,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             np.savez(directory / ARRAYS_FILE, coef=self._coef, intercept=self._intercept,
                      char_idf=self._char.idf_.astype(np.float32), word_idf=self._word.idf_.astype(np.float32))
             meta = {"intents": self._intents, "dense_dim": self._dense_dim,
-                    "char_vocabulary": vocabulary(self._char), "word_vocabulary": vocabulary(self._word)}
+                    "char_vocabulary": vocabulary(self._char), "word_vocabulary": vocabulary(self._word),
+                    **self._meta_extra()}
             (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
@@ -218,8 +239,9 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
                     classifier._intercept = arrays["intercept"]
                     char_idf, word_idf = arrays["char_idf"], arrays["word_idf"]
         except (ValueError, FileNotFoundError):
-            logger.warning("LinearIntentClassifier: no trained model found; intents will not be predicted.")
+            logger.warning("%s: no trained model found; nothing will be predicted.", cls.__name__)
             return classifier
+        classifier._restore_extra(meta)
         classifier._intents = list(meta["intents"])
         classifier._dense_dim = int(meta["dense_dim"])
         char, word = _new_vectorizers(config)

@@ -127,7 +127,7 @@ def test_with_one_intent_it_trains_nothing_and_predicts_no_intent(tmp_path: Path
                                                                   caplog: pytest.LogCaptureFixture) -> None:
     classifier, storage, resource = new_classifier(tmp_path)
     classifier.train(training_data({"greet": ["hi", "hello"]}))
-    assert "need examples of at least two intents" in caplog.text
+    assert "LinearIntentClassifier: need examples of at least two labels" in caplog.text
     assert predict(classifier, "hi").get("intent") == {"name": None, "confidence": 0.0}
     loaded = LinearIntentClassifier.load(classifier._config, storage, resource,
                                          ExecutionContext(GraphSchema({}), "test"))
