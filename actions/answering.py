@@ -14,7 +14,7 @@ from actions import services
 from bot.qa.answer import Answer
 from bot.core import contract
 from bot.core.roles import canonical_role
-from bot.embedder import carried_embeddings
+from bot.core.embedder import carried_embeddings
 from bot.safeguarding.handoff import gentle_offer
 from bot.safeguarding.types import SENSITIVE_CATEGORIES
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from bot import settings
 from bot.qa.answer import Citation, PolicyAssistant
-from bot.embedder import Embedder, default_embedder
+from bot.core.embedder import Embedder, default_embedder
 from bot.evaluation import EvalItem, EvalReport, citation_hits, evaluate, load_items, span_found
 from bot.qa.index import DenseIndex, IndexStore, LexicalIndex
 from bot.qa.retrieval import RetrievalSettings, Retriever, query_tokens

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence, TextIO
 
 if TYPE_CHECKING:
-    from bot.embedder import Embedder
+    from bot.core.embedder import Embedder
 
 from bot import cli_support
 from bot.cli_support import EXIT_USAGE
@@ -121,7 +121,7 @@ def cmd_schools(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_build_index(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from bot.embedder import default_embedder
+    from bot.core.embedder import default_embedder
     from bot.qa.index import IndexStore
     from bot.schools import SchoolDirectory
 

@@ -94,7 +94,7 @@ class SafeguardingScreenComponent(GraphComponent, IntentClassifier):
             if any(config.get(key) for key in ("embedding_model", "model_dir", "backstop_path")):
                 embedder = None
                 if config.get("embedding_model"):
-                    from bot.embedder import FakeEmbedder, SentenceTransformerEmbedder
+                    from bot.core.embedder import FakeEmbedder, SentenceTransformerEmbedder
 
                     model = str(config["embedding_model"])
                     embedder = FakeEmbedder() if model.startswith("fake") else SentenceTransformerEmbedder(model)

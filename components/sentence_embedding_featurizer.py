@@ -8,7 +8,7 @@ model comes from POLICYBOT_EMBEDDING_MODEL (default the packaged MiniLM), loaded
 the safeguarding screen in the same process.
 
 At prediction time the vector also goes into the message's parse data (bot.core.contract.EMBEDDING_KEY, packed by
-bot.embedder.pack_embedding: float16, base64, the model's name, a digest of the exact text), so the action server's
+bot.core.embedder.pack_embedding: float16, base64, the model's name, a digest of the exact text), so the action server's
 search reuses it instead of running the model a second time for the same words. Rasa copies a component's
 `add_to_output` properties into the parse data that UserUttered keeps and rasa-sdk shows as
 `tracker.latest_message`, the path the safeguarding verdict takes too.
@@ -31,7 +31,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.core import contract
-from bot.embedder import Embedder, FakeEmbedder, SentenceTransformerEmbedder, pack_embedding, shared_embedder
+from bot.core.embedder import Embedder, FakeEmbedder, SentenceTransformerEmbedder, pack_embedding, shared_embedder
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import pytest
 warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
 
 from bot.qa.answer import PolicyAssistant  # noqa: E402
-from bot.embedder import FakeEmbedder  # noqa: E402
+from bot.core.embedder import FakeEmbedder  # noqa: E402
 from bot.qa.index import IndexStore  # noqa: E402
 from bot.qa.retrieval import Retriever  # noqa: E402
 from bot.schools import SchoolDirectory  # noqa: E402

@@ -14,7 +14,7 @@ import pytest
 
 from bot import settings
 from bot.core.bert_numpy import NumpyBertEncoder
-from bot.embedder import SentenceTransformerEmbedder, resolve_model_path
+from bot.core.embedder import SentenceTransformerEmbedder, resolve_model_path
 
 pytestmark = pytest.mark.real_model
 

@@ -30,7 +30,7 @@ from actions.action_answer_followup import ActionAnswerFollowup
 from actions.action_answer_policy_question import ActionAnswerPolicyQuestion
 from actions.action_set_role import ActionSetRole
 from bot.core import contract
-from bot.embedder import (CarriedEmbedding, FakeEmbedder, carried_embeddings, embed_query, pack_embedding,
+from bot.core.embedder import (CarriedEmbedding, FakeEmbedder, carried_embeddings, embed_query, pack_embedding,
                           text_digest)
 from bot.qa.answer import PolicyAssistant
 from bot.qa.answerability import CandidateFeaturizer

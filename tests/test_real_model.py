@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bot.qa.answer import Answer, PolicyAssistant
-from bot.embedder import SentenceTransformerEmbedder
+from bot.core.embedder import SentenceTransformerEmbedder
 from bot.qa.index import IndexStore
 from bot.qa.retrieval import Retriever
 from bot.schools import SchoolDirectory

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from bot.embedder import FakeEmbedder
+from bot.core.embedder import FakeEmbedder
 from bot.qa.index import IndexNotReady, IndexStore
 from bot.qa.ingest import ingest
 from bot.core.roles import ROLES, canonical_role

@@ -17,8 +17,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 if importlib.util.find_spec("components") is None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot import embedder as embedder_module  # noqa: E402
-from bot.embedder import FakeEmbedder, shared_embedder  # noqa: E402
+from bot.core import embedder as embedder_module  # noqa: E402
+from bot.core.embedder import FakeEmbedder, shared_embedder  # noqa: E402
 from components.sentence_embedding_featurizer import MAX_CHARS, SentenceEmbeddingFeaturizer  # noqa: E402
 
 NAME = "components.sentence_embedding_featurizer.SentenceEmbeddingFeaturizer"

@@ -24,7 +24,7 @@ import numpy as np
 
 from bot import settings
 from bot.bench import PIPELINES
-from bot.embedder import Embedder, SentenceTransformerEmbedder, default_embedder
+from bot.core.embedder import Embedder, SentenceTransformerEmbedder, default_embedder
 from bot.evaluation import EvalItem, citation_hits, evaluate, load_items
 from bot.qa import training, tuning
 from bot.qa.answer import Answer, Citation, PolicyAssistant

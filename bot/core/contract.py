@@ -9,9 +9,9 @@ from __future__ import annotations
 
 #: The screen's verdict on a message (ScreenResult.to_dict()), set by the NLU component on every message.
 VERDICT_KEY = "safeguarding"
-#: The message text's sentence embedding as the NLU featurizer computed it (bot.embedder.pack_embedding: float16,
+#: The message text's sentence embedding as the NLU featurizer computed it (bot.core.embedder.pack_embedding: float16,
 #: base64, with the model's name and a digest of the exact text embedded), so the action server's search reuses it
-#: instead of running the model again (bot.embedder.carried_embeddings). Derived from the person's words: it lives
+#: instead of running the model again (bot.core.embedder.carried_embeddings). Derived from the person's words: it lives
 #: only where the text does (the encrypted tracker store) and is never logged or kept elsewhere.
 EMBEDDING_KEY = "text_embedding"
 

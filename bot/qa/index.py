@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from bot import settings
-from bot.embedder import Embedder
+from bot.core.embedder import Embedder
 from bot.qa.ingest import INGEST_VERSION, PolicyPassage, ingest
 from bot.schools import SchoolProfile
 from bot.text import lemmas, sentence_spans

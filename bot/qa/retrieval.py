@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from bot.core.roles import canonical_role
-from bot.embedder import Embedder, default_embedder, embed_query
+from bot.core.embedder import Embedder, default_embedder, embed_query
 from bot.qa.index import IndexNotReady, IndexStore, SchoolIndex
 from bot.qa.ingest import PolicyPassage
 from bot.schools import SchoolDirectory, SchoolProfile
@@ -224,7 +224,7 @@ class Retriever:
 
     def embed_query(self, school: str, question: str) -> np.ndarray:
         """The question's vector for a search of `school`'s index: the one the Rasa server already computed for
-        exactly this text when the current action carries it (bot.embedder.carried_embeddings), else the
+        exactly this text when the current action carries it (bot.core.embedder.carried_embeddings), else the
         embedder's."""
         return embed_query(self.embedder, question, self.index_for(school).dense.dim)
 

@@ -11,7 +11,7 @@ import pytest
 
 from bot import settings
 from bot.core import contract
-from bot.embedder import CarriedEmbedding
+from bot.core.embedder import CarriedEmbedding
 from bot.servers import AssistantServers, post_json
 
 pytestmark = pytest.mark.e2e

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from bot.core.roles import canonical_role
-from bot.embedder import Embedder
+from bot.core.embedder import Embedder
 from bot.safeguarding.screen import normalise as normalising
 from bot.safeguarding.screen.backstop import Backstop
 from bot.safeguarding.screen.decide import Thresholds, decide
@@ -88,7 +88,7 @@ class SafeguardingScreen:
     def embedder(self) -> Embedder:
         """The embedder given, else the configured default (POLICYBOT_EMBEDDING_MODEL), created on first use."""
         if self._embedder is None:
-            from bot.embedder import shared_embedder
+            from bot.core.embedder import shared_embedder
 
             self._embedder = shared_embedder()
         return self._embedder

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 
 
-from bot.embedder import Embedder
+from bot.core.embedder import Embedder
 from bot.safeguarding.screen import training
 from bot.safeguarding.screen.backstop import Backstop
 from bot.safeguarding.screen.corpus import Example, load_corpus

@@ -18,7 +18,7 @@ import numpy as np
 
 from bot import settings
 from bot.core import artifacts
-from bot.embedder import Embedder
+from bot.core.embedder import Embedder
 from bot.safeguarding.screen import normalise as normalising
 from bot.safeguarding.screen.corpus import Example, corpus_fingerprint, default_corpus_dir, load_corpus
 from bot.safeguarding.screen.decide import Thresholds

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from bot import settings
-from bot.embedder import FakeEmbedder
+from bot.core.embedder import FakeEmbedder
 from bot.safeguarding.screen import SafeguardingScreen, training
 from bot.safeguarding.screen.backstop import Backstop
 from bot.safeguarding.screen.corpus import Example, expected_urgencies, load_corpus
