@@ -1,5 +1,5 @@
-"""Text embedders. The real one wraps sentence-transformers and loads its model lazily (never at import);
-the fake one is deterministic and instant, for unit tests."""
+"""Text embedders. The real one runs a sentence-transformers model (in NumPy where it can: bert_numpy.py) and loads
+it lazily (never at import); the fake one is deterministic and instant, for unit tests."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator, Protocol, Sequence
 
@@ -152,16 +153,16 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-_BLAS: list[object] = []
+@lru_cache(maxsize=1)
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _blas_threads(threads: int):
-    """A context that runs NumPy's BLAS on `threads` threads (threadpoolctl, found once: about 12 µs a call)."""
-    if not _BLAS:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS.append(ThreadpoolController())
-    return _BLAS[0].limit(limits=threads, user_api="blas")  # type: ignore[attr-defined]
+    """A context that runs NumPy's BLAS on `threads` threads (threadpoolctl; about 12 µs a call)."""
+    return _blas_controller().limit(limits=threads, user_api="blas")
 
 
 class FakeEmbedder:
