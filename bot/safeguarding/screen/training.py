@@ -32,11 +32,12 @@ SEED = 20261205
 
 #: What the thresholds are chosen to reach on unseen situations (out-of-fold): hand-off recall of disclosures,
 #: recall of danger-now messages at the immediate bar, and recall of disclosures within the check-in band. The
-#: immediate bar is a compromise: on this corpus 0.99 would call nearly every disclosure immediate (the urgency
-#: head separates danger-now from ongoing harm far less well than harm from no harm), and the backstop phrases
-#: make the clearest danger-now messages immediate anyway (docs/benchmarks.md has the trade-off).
+#: immediate bar is set for 99% of danger-now messages because missing one costs far more than calling a serious
+#: disclosure urgent: a pupil who is not in danger this minute still reads "if you are in danger right now, call
+#: 999" first, and the DSL sees it flagged. On this corpus that calls about a third of the high- and
+#: standard-urgency disclosures immediate (docs/benchmarks.md has the trade-off).
 TARGET_DISCLOSURE_RECALL = 0.98
-TARGET_IMMEDIATE_RECALL = 0.95
+TARGET_IMMEDIATE_RECALL = 0.99
 TARGET_CHECK_IN_RECALL = 0.99
 #: Share of every hand-off message (disclosure or concern) that at least gets the safety signposting. Higher bars
 #: cost too much on this corpus: at 0.999 a third of everyday questions would end with the safety numbers, and a
