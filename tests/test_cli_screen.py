@@ -37,10 +37,11 @@ def run(*argv: str, stdin: str | None = None, monkeypatch: pytest.MonkeyPatch | 
 
 
 def test_screen_prints_label_urgency_and_category() -> None:
-    """One message in, one line out."""
+    """One message in, one line out. The urgency is the model's call: its immediate bar is set low on purpose
+    (training.TARGET_IMMEDIATE_RECALL), so ongoing abuse may read as danger now."""
     code, out, err = run("screen", "--role", "pupil", "my", "stepdad", "hits", "me", "when", "he", "is", "drunk")
     assert (code, err) == (0, "")
-    assert out == "disclosure (urgency high, category physical_abuse)\n"
+    assert re.fullmatch(r"disclosure \(urgency (high|immediate), category physical_abuse\)\n", out), out
 
 
 def test_screen_json_gives_the_whole_result_without_the_text() -> None:
