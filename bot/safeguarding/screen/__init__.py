@@ -53,8 +53,8 @@ MAX_CHUNKS = 48
 #: screening the same message in one Rasa process cost one screen.
 CACHE_SIZE = 256
 
-#: A phrase (up to about ten words) repeated three or more times back to back.
-_REPEATED_PHRASE = re.compile(r"\b(\w[\w' ]{0,60}?\w)(?:\W+\1\b){2,}")
+#: A phrase (up to about twenty words: a pasted sentence) repeated three or more times back to back.
+_REPEATED_PHRASE = re.compile(r"\b(\w[\w' ]{0,160}?\w)(?:\W+\1\b){2,}")
 
 _LABEL_RANK = {"other": 0, "question": 1, "concern": 2, "disclosure": 3}
 _URGENCY_RANK = {"none": 0, "standard": 1, "high": 2, "immediate": 3}
@@ -212,6 +212,11 @@ def _chunks(normal: str) -> list[str]:
     of words), each piece once."""
     if len(normal) <= WHOLE_CHARS:
         return [normal]
+    # A pasted page repeats itself: a phrase said over and over is read once, before the message is cut up (a
+    # model never saw "tell me about phones" forty times in a row, nor a window cut from the middle of that).
+    normal = _REPEATED_PHRASE.sub(r"\1", normal)
+    if len(normal) <= WHOLE_CHARS:
+        return [normal]
     pieces: list[str] = []
     current = ""
     for sentence in re.split(r"(?<=[.?!\n])\s+", normal):
@@ -225,13 +230,12 @@ def _chunks(normal: str) -> list[str]:
             pieces.append(current)
             current = ""
     pieces.extend([current] if current else [])
-    # A pasted page repeats itself: each distinct piece is screened once, in order, with a phrase said over and
-    # over read once (a model never saw "tell me about phones" forty times in a row).
-    pieces = list(dict.fromkeys(_REPEATED_PHRASE.sub(r"\1", piece) for piece in pieces))
+    # Each distinct piece is screened once, in order.
+    pieces = list(dict.fromkeys(pieces))
     if len(pieces) > MAX_CHUNKS:
         half = MAX_CHUNKS // 2
         pieces = pieces[:half] + pieces[-half:]
-    return [_REPEATED_PHRASE.sub(r"\1", normal[:WHOLE_CHARS]), *pieces]
+    return [normal[:WHOLE_CHARS], *pieces]
 
 
 def _windows(words: list[str]) -> list[str]:

@@ -332,6 +332,17 @@ def test_a_disclosure_at_the_end_of_a_very_long_message_is_found(screen: Safegua
     assert (result.label, result.urgency) == ("disclosure", "immediate")
 
 
+def test_a_sentence_pasted_over_and_over_is_screened_once_and_whole() -> None:
+    """A long message that repeats one sentence is read as that sentence, not as windows cut from the middle of
+    the repetition (what the model never saw); a disclosure after the repeats stays."""
+    from bot.safeguarding.screen import _chunks
+
+    sentence = "please can you tell me about the rules for phones and tablets at school"
+    assert _chunks(normalise(f"{sentence} " * 40)) == [sentence]
+    chunks = _chunks(normalise(f"{sentence} " * 40 + ". my dad hits me every night and i am scared to go home"))
+    assert len(chunks) == 1 and chunks[0].startswith(sentence) and chunks[0].endswith("scared to go home")
+
+
 def test_signals_name_bands_and_phrases_never_message_words(screen: SafeguardingScreen) -> None:
     result = screen.screen("my uncle keeps touching me and i took all my mums tablets", "pupil")
     assert result.hand_off
