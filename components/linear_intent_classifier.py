@@ -111,8 +111,10 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         """Fits the vectorisers and the logistic regression on every example that has text and an intent."""
         from sklearn.linear_model import LogisticRegression
 
-        examples = [m for m in training_data.intent_examples if m.get(TEXT) and self._training_label(m)]
-        intents = sorted({str(self._training_label(m)) for m in examples})
+        labelled = [(m, self._training_label(m)) for m in training_data.intent_examples if m.get(TEXT)]
+        examples = [m for m, label in labelled if label]
+        labels = [str(label) for _, label in labelled if label]
+        intents = sorted(set(labels))
         if len(intents) < 2:
             logger.warning("%s: need examples of at least two labels to train; found %d. Nothing will be "
                            "predicted.", type(self).__name__, len(intents))
@@ -128,7 +130,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         with warnings.catch_warnings():
             # A few thousand examples can stop lbfgs a hair short of its tolerance; the fit is still good.
             warnings.simplefilter("ignore")
-            model.fit(features, [str(self._training_label(m)) for m in examples])
+            model.fit(features, labels)
         self._intents = [str(name) for name in model.classes_]
         self._coef = model.coef_.astype(np.float32)
         self._intercept = model.intercept_.astype(np.float32)
