@@ -25,7 +25,7 @@ import numpy as np
 
 from bot import settings
 from bot.qa.answer import Citation, PolicyAssistant
-from bot.core.embedder import Embedder, default_embedder
+from bot.core.embedder import Embedder, TokenVectors, default_embedder, embed_tokens
 from bot.evaluation import EvalItem, EvalReport, citation_hits, evaluate, load_items, span_found
 from bot.qa.index import DenseIndex, IndexStore, LexicalIndex
 from bot.qa.retrieval import RetrievalSettings, Retriever, query_tokens
@@ -59,6 +59,9 @@ class _RememberingEmbedder:
         if texts[0] not in self._memo:
             self._memo[texts[0]] = self.inner.embed(texts)[0]
         return self._memo[texts[0]][None, :]
+
+    def embed_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors] | None]:
+        return embed_tokens(self.inner, texts)
 
 
 @dataclass

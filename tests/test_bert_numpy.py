@@ -94,3 +94,24 @@ def test_the_action_server_answers_without_torch_or_tensorflow() -> None:
                           timeout=240, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(settings.PROJECT_ROOT)})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_numpy_word_pieces_match_sentence_transformers(packaged: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The word pieces and their vectors (the answer model's word-by-word match) agree between the backends, and
+    the sentence vectors from the same pass are `embed`'s."""
+    monkeypatch.setenv("POLICYBOT_EMBEDDING_BACKEND", "sentence-transformers")
+    reference = SentenceTransformerEmbedder(str(packaged))
+    expected_vectors, expected = reference.embed_tokens(TEXTS)
+    monkeypatch.setenv("POLICYBOT_EMBEDDING_BACKEND", "auto")
+    ours = SentenceTransformerEmbedder(str(packaged))
+    vectors, tokens = ours.embed_tokens(TEXTS)
+    assert ours.backend == "numpy"
+    assert np.abs(vectors - expected_vectors).max() < 1e-5
+    assert np.abs(vectors - ours.embed(TEXTS)).max() < 1e-5
+    for mine, theirs in zip(tokens, expected):
+        assert mine.pieces == theirs.pieces
+        assert mine.vectors.shape == theirs.vectors.shape
+        if len(mine.pieces):
+            assert np.abs(mine.vectors - theirs.vectors).max() < 1e-4
+    assert tokens[0].pieces == ("can", "i", "use", "my", "phone", "in", "lessons")
+    assert tokens[2].pieces == ()  # the empty text: [CLS] and [SEP] only, neither kept

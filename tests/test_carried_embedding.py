@@ -277,7 +277,9 @@ def test_a_corrupt_vector_never_fails_the_turn(spy: SpyEmbedder) -> None:
 
 
 def test_the_answer_models_candidates_use_the_carried_vector(schools: SchoolDirectory, store: IndexStore) -> None:
-    """The learned answer path (CandidateFeaturizer) embeds through the same entry point as plain retrieval."""
+    """The learned answer path (CandidateFeaturizer) runs the model once for a question, for its word pieces and its
+    vector together; with a carried vector it still runs once (the word pieces need it), never twice, and the
+    candidates are the same."""
     spy = SpyEmbedder()
     retriever = Retriever(schools=schools, store=store, embedder=spy)
     retriever.index_for("alder")
@@ -286,7 +288,7 @@ def test_the_answer_models_candidates_use_the_carried_vector(schools: SchoolDire
     assert spy.queries == [PHONE]
     with carried_embeddings([packed(PHONE)]):
         reused = CandidateFeaturizer(retriever).candidates("alder", PHONE, "pupil")
-    assert spy.queries == [PHONE]
+    assert spy.queries == [PHONE, PHONE]
     assert [h.passage.id for h in reused.hits] == [h.passage.id for h in fresh.hits]
     assert np.allclose(reused.features, fresh.features, atol=1e-3)
 

@@ -140,11 +140,24 @@ class NumpyBertEncoder:
         return self._tokenizer.encode("Ab").ids == self._tokenizer.encode("ab").ids
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """Unit-length float32 vectors, one row per text. Texts are batched by length, so padding stays small,
-        and at most TOKENS_PER_BATCH tokens at a time: attention scores grow with the square of the length, and
-        64 passages of 250 tokens made arrays of hundreds of MB (three times slower than batches of 8)."""
+        """Unit-length float32 vectors, one row per text (see `_run` for the batching)."""
+        return self._run(texts, batch_size, tokens=False)[0]
+
+    def encode_tokens(self, texts: Sequence[str], batch_size: int = 32
+                      ) -> tuple[np.ndarray, list[tuple[tuple[str, ...], np.ndarray]]]:
+        """The same vectors and, from the same forward pass, each text's word pieces with the last layer's vector
+        for each (sentence-transformers' `token_embeddings`, [CLS] and [SEP] included, not normalised)."""
+        return self._run(texts, batch_size, tokens=True)
+
+    def _run(self, texts: Sequence[str], batch_size: int, tokens: bool
+             ) -> tuple[np.ndarray, list[tuple[tuple[str, ...], np.ndarray]]]:
+        """Texts are batched by length, so padding stays small, and at most TOKENS_PER_BATCH tokens at a time:
+        attention scores grow with the square of the length, and 64 passages of 250 tokens made arrays of
+        hundreds of MB (three times slower than batches of 8)."""
         encodings = self._tokenizer.encode_batch(list(texts))
         out = np.zeros((len(encodings), self.shape.hidden), dtype=np.float32)
+        pieces: list[tuple[tuple[str, ...], np.ndarray]] = [((), np.zeros((0, self.shape.hidden), np.float32))
+                                                            for _ in encodings]
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         start = 0
         while start < len(order):
@@ -161,13 +174,18 @@ class NumpyBertEncoder:
                 n = len(encodings[i].ids)
                 ids[r, :n] = encodings[i].ids
                 mask[r, :n] = 1.0
-            out[rows] = self._pooled(ids, mask)
+            hidden = self._forward(ids, mask)
+            out[rows] = self._pooled(hidden, mask)
+            if tokens:
+                for r, i in enumerate(rows):
+                    n = len(encodings[i].ids)
+                    pieces[i] = (tuple(encodings[i].tokens), hidden[r, :n].astype(np.float32, copy=True))
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, np.float32(1e-12))
+        return out / np.maximum(norms, np.float32(1e-12)), pieces
 
-    def _pooled(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _pooled(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Mean of the last layer's token vectors over the real (unpadded) tokens."""
-        hidden = self._forward(ids, mask)
         summed = (hidden * mask[:, :, None]).sum(axis=1)
         return summed / np.maximum(mask.sum(axis=1, keepdims=True), np.float32(1e-9))
 

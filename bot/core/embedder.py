@@ -7,6 +7,7 @@ import base64
 import binascii
 import hashlib
 import os
+import re
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -29,6 +30,37 @@ class Embedder(Protocol):
     name: str
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class TokenVectors:
+    """A text's word pieces that carry words (not [CLS], [SEP] or punctuation) with a unit vector for each, from
+    the model's last layer: what the answer model matches a question against a passage with, word by word."""
+
+    pieces: tuple[str, ...]
+    vectors: np.ndarray
+
+    @classmethod
+    def of(cls, pieces: Sequence[str], hidden: np.ndarray) -> TokenVectors:
+        keep = [i for i, piece in enumerate(pieces) if _WORD_PIECE.search(piece) and piece not in _SPECIAL_PIECES]
+        hidden = np.asarray(hidden, dtype=np.float32)
+        vectors = hidden[keep].reshape(len(keep), hidden.shape[-1])
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return cls(tuple(pieces[i] for i in keep), vectors / np.maximum(norms, np.float32(1e-12)))
+
+
+_WORD_PIECE = re.compile(r"[^\W_]")
+_SPECIAL_PIECES = frozenset({"[CLS]", "[SEP]", "[PAD]", "[UNK]", "<s>", "</s>", "<pad>", "<unk>"})
+
+
+def embed_tokens(embedder: Embedder, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors] | None]:
+    """The texts' vectors and each one's TokenVectors from the same pass; None for the tokens when the embedder
+    has no word-level vectors (the answer model then reads its word-by-word features as zero)."""
+    method = getattr(embedder, "embed_tokens", None)
+    if method is None:
+        return embedder.embed(texts), None
+    vectors, tokens = method(texts)
+    return vectors, list(tokens)
 
 
 def resolve_model_path(model: str) -> str:
@@ -131,6 +163,50 @@ class SentenceTransformerEmbedder:
                     self._cache.popitem(last=False)
         return np.stack(found).astype(np.float32, copy=True)
 
+    def embed_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors]]:
+        """`embed`'s vectors and each text's word-piece vectors (TokenVectors) from one forward pass; a single
+        text's vector goes into the cache, so the search that follows does not run the model again."""
+        self.warm_up()
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32), []
+        threads = 1 if len(texts) <= 4 else self._threads
+        self.encoded += len(texts)
+        if self._numpy is not None:
+            with _blas_threads(threads):
+                pooled, pieces = self._numpy.encode_tokens(texts, batch_size=self.batch_size)
+            tokens = [TokenVectors.of(names, hidden) for names, hidden in pieces]
+        else:
+            import torch
+
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
+            # The model's own forward pass (encode(output_value=None) fails on the string features some versions
+            # carry), one batch at a time: token vectors, mask and ids come out together with the sentence vector.
+            tokenizer = self._model.tokenizer
+            pooled_parts, tokens = [], []
+            for start in range(0, len(texts), self.batch_size):
+                features = self._model.tokenize(texts[start:start + self.batch_size])
+                with torch.no_grad():
+                    output = self._model(features)
+                pooled_parts.append(output["sentence_embedding"].cpu().numpy())
+                for ids, mask, hidden in zip(features["input_ids"], features["attention_mask"],
+                                             output["token_embeddings"]):
+                    n = int(mask.sum())
+                    tokens.append(TokenVectors.of(tokenizer.convert_ids_to_tokens(ids[:n].tolist()),
+                                                  hidden[:n].cpu().numpy()))
+            pooled = np.vstack(pooled_parts).astype(np.float32)
+            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), np.float32(1e-12))
+        if len(texts) == 1 and self._cache_size:
+            vector = np.asarray(pooled[0], dtype=np.float32).copy()
+            vector.setflags(write=False)
+            with self._cache_lock:
+                self._cache[self._key(texts[0])] = vector
+                self._cache.move_to_end(self._key(texts[0]))
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return np.asarray(pooled, dtype=np.float32), tokens
+
     def _key(self, text: str) -> str:
         text = text.lower() if self._lowercases else text
         return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
@@ -173,14 +249,25 @@ class FakeEmbedder:
         self.dim = dim
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for lemma in lemmas(text):
+        return self._hashed([lemmas(text) for text in texts])
+
+    def _hashed(self, bags: Sequence[Sequence[str]]) -> np.ndarray:
+        out = np.zeros((len(bags), self.dim), dtype=np.float32)
+        for row, bag in enumerate(bags):
+            for lemma in bag:
                 bucket = int.from_bytes(hashlib.md5(lemma.encode()).digest()[:4], "little") % self.dim
                 out[row, bucket] += 1.0
             norm = np.linalg.norm(out[row])
             out[row] = out[row] / norm if norm else out[row]
         return out
+
+    def embed_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors]]:
+        """`embed`'s vectors and one hashed vector per lemma: a word matches itself exactly and nothing else."""
+        tokens = []
+        for text in texts:
+            words = lemmas(text)
+            tokens.append(TokenVectors(tuple(words), self._hashed([[w] for w in words])))
+        return self.embed(texts), tokens
 
 
 def default_embedder() -> Embedder:
@@ -296,3 +383,16 @@ def embed_query(embedder: Embedder, text: str, dim: int | None = None) -> np.nda
         if carried.matches(embedder.name, text, dim):
             return carried.vector.copy()
     return np.asarray(embedder.embed([text])[0], dtype=np.float32)
+
+
+def embed_query_tokens(embedder: Embedder, text: str, dim: int | None = None
+                       ) -> tuple[np.ndarray, TokenVectors | None]:
+    """`embed_query`'s vector and the query's word pieces (None when the embedder has none), from one model run;
+    a carried vector still saves nothing here, since the word pieces need the run."""
+    if getattr(embedder, "embed_tokens", None) is None:
+        return embed_query(embedder, text, dim), None
+    vectors, tokens = embed_tokens(embedder, [text])
+    for carried in _CARRIED.get():
+        if carried.matches(embedder.name, text, dim):
+            return carried.vector.copy(), (tokens or [None])[0]
+    return np.asarray(vectors[0], dtype=np.float32), (tokens or [None])[0]

@@ -1,7 +1,8 @@
 """Per-school indexes: FAISS over passage embeddings plus BM25 over lemmas, saved with a manifest.
 
 One folder per school under artifacts/index/<slug>/ holds passages.jsonl, dense.faiss, sentences.npz (each
-sentence's embedding and passage, for the answer model's sentence-level match) and manifest.json.
+sentence's embedding and passage, and its word pieces' vectors, for the answer model's sentence- and
+word-level match) and manifest.json.
 The manifest records the embedding model, the policy file hash and the ingestion version, so `build-index`
 rebuilds only what changed and a stale index is never used silently.
 """
@@ -19,13 +20,13 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from bot import settings
-from bot.core.embedder import Embedder
+from bot.core.embedder import Embedder, embed_tokens
 from bot.qa.ingest import INGEST_VERSION, PolicyPassage, ingest
 from bot.schools import SchoolProfile
 from bot.text import lemmas, sentence_spans
 
 #: Bump when what an index folder holds changes, so older folders are rebuilt rather than misread.
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 #: Shorter pieces ("See below.") match everything a little and say nothing.
 MIN_SENTENCE_WORDS = 3
 
@@ -112,10 +113,16 @@ def passage_sentences(passage: PolicyPassage) -> list[str]:
 @dataclass(frozen=True)
 class SentenceIndex:
     """Unit embeddings of every passage's sentences and the passage each belongs to: a long passage's one
-    answering sentence is diluted in the passage's embedding, not in its own."""
+    answering sentence is diluted in the passage's embedding, not in its own. With them, when the embedder gives
+    them, each sentence's word pieces and their vectors (float16: about 20 MB for five schools), so the answer model
+    can match a question against a passage word by word."""
 
     vectors: np.ndarray
     owner: np.ndarray
+    #: All sentences' word-piece vectors end to end; sentence s has rows token_starts[s]:token_starts[s + 1].
+    token_vectors: np.ndarray | None = None
+    token_pieces: np.ndarray | None = None
+    token_starts: np.ndarray | None = None
 
     @classmethod
     def build(cls, passages: Sequence[PolicyPassage], embedder: Embedder) -> "SentenceIndex":
@@ -125,9 +132,15 @@ class SentenceIndex:
             for sentence in passage_sentences(passage):
                 texts.append(sentence)
                 owner.append(number)
-        vectors = (np.vstack([embedder.embed(texts[i:i + 64]) for i in range(0, len(texts), 64)])
-                   if texts else np.zeros((0, 1), dtype=np.float32))
-        return cls(np.asarray(vectors, dtype=np.float32), np.asarray(owner, dtype=np.int32))
+        parts = [embed_tokens(embedder, texts[i:i + 64]) for i in range(0, len(texts), 64)]
+        vectors = (np.vstack([v for v, _ in parts]) if parts else np.zeros((0, 1), dtype=np.float32))
+        index = cls(np.asarray(vectors, dtype=np.float32), np.asarray(owner, dtype=np.int32))
+        if not parts or any(t is None for _, t in parts):
+            return index
+        tokens = [t for _, batch in parts for t in batch or ()]
+        starts = np.cumsum([0, *(len(t.pieces) for t in tokens)]).astype(np.int32)
+        return cls(index.vectors, index.owner, np.vstack([t.vectors for t in tokens]).astype(np.float16),
+                   np.array([p for t in tokens for p in t.pieces], dtype=str), starts)
 
     def best_per_passage(self, query_vector: np.ndarray, passages: int) -> np.ndarray:
         """For each passage, the cosine of its best-matching sentence (its own score when it has none: -1)."""
@@ -136,13 +149,46 @@ class SentenceIndex:
             np.maximum.at(best, self.owner, self.vectors @ np.asarray(query_vector, dtype=np.float32))
         return best
 
+    def passage_tokens(self, number: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(pieces, float32 vectors) of each sentence of passage `number`; empty without word-piece vectors."""
+        if self.token_vectors is None or self.token_starts is None or self.token_pieces is None:
+            return []
+        first, last = np.searchsorted(self.owner, [number, number + 1])
+        return [(self.token_pieces[self.token_starts[s]:self.token_starts[s + 1]],
+                 self.token_vectors[self.token_starts[s]:self.token_starts[s + 1]].astype(np.float32))
+                for s in range(int(first), int(last))]
+
+    def token_matrices(self, numbers: Sequence[int]) -> list[list[np.ndarray]]:
+        """For each passage in `numbers`, its sentences' word-piece vectors (float32, converted in one go)."""
+        if self.token_vectors is None or self.token_starts is None:
+            return [[] for _ in numbers]
+        bounds = [np.searchsorted(self.owner, [n, n + 1]) for n in numbers]
+        rows = [np.arange(self.token_starts[first], self.token_starts[last]) for first, last in bounds]
+        gathered = self.token_vectors[np.concatenate(rows) if rows else np.zeros(0, int)].astype(np.float32)
+        out, at = [], 0
+        for first, last in bounds:
+            sentences = []
+            for s in range(int(first), int(last)):
+                size = int(self.token_starts[s + 1] - self.token_starts[s])
+                sentences.append(gathered[at:at + size])
+                at += size
+            out.append(sentences)
+        return out
+
     def save(self, path: Path) -> None:
-        np.savez(path, vectors=self.vectors, owner=self.owner)
+        if self.token_vectors is None:
+            np.savez(path, vectors=self.vectors, owner=self.owner)
+        else:
+            np.savez(path, vectors=self.vectors, owner=self.owner, token_vectors=self.token_vectors,
+                     token_pieces=self.token_pieces, token_starts=self.token_starts)
 
     @classmethod
     def load(cls, path: Path) -> "SentenceIndex":
         with np.load(path, allow_pickle=False) as stored:
-            return cls(stored["vectors"], stored["owner"])
+            if "token_vectors" not in stored:
+                return cls(stored["vectors"], stored["owner"])
+            return cls(stored["vectors"], stored["owner"], stored["token_vectors"], stored["token_pieces"],
+                       stored["token_starts"])
 
 
 @dataclass

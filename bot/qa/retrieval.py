@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from bot.core.roles import canonical_role
-from bot.core.embedder import Embedder, default_embedder, embed_query
+from bot.core.embedder import Embedder, TokenVectors, default_embedder, embed_query, embed_query_tokens
 from bot.qa.index import IndexNotReady, IndexStore, SchoolIndex
 from bot.qa.ingest import PolicyPassage
 from bot.schools import SchoolDirectory, SchoolProfile
@@ -227,6 +227,10 @@ class Retriever:
         exactly this text when the current action carries it (bot.core.embedder.carried_embeddings), else the
         embedder's."""
         return embed_query(self.embedder, question, self.index_for(school).dense.dim)
+
+    def embed_query_tokens(self, school: str, question: str) -> tuple[np.ndarray, TokenVectors | None]:
+        """`embed_query`'s vector and the question's word pieces, from one run of the model."""
+        return embed_query_tokens(self.embedder, question, self.index_for(school).dense.dim)
 
     def people_asked_about(self, school: str, question: str) -> list[str]:
         """For "who is the ...?" questions, the names the school's profile holds for the post asked about."""
