@@ -1,7 +1,8 @@
 """Dev-set evaluation: evidence@1, evidence@3, abstention accuracy and wrong-school citations.
 
 A citation is a hit when its passage contains one of the item's evidence spans (whitespace collapsed, case
-ignored) or, where the span is a table row that ingestion rewrote, when it holds at least 85% of the span's words.
+ignored, HTML tags and entities read as ingestion reads them: a span copied from the policy file with its `<i>` is
+the sentence the passage quotes without it) or, where the span is a table row that ingestion rewrote, when it holds at least 85% of the span's words.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from typing import Callable, Iterable, Sequence
 from bot.qa.answer import Answer, Citation
 # The question format lives with the tuning corpus (light imports); re-exported here for the dev-set tools.
 from bot.qa.tuning import EvalItem, load_items
-from bot.text import collapse, words
+from bot.text import clean, collapse, words
 
 TABLE_WORD_SHARE = 0.85
 
 
 def span_found(span: str, text: str) -> bool:
     """Evidence span in cited text: verbatim (whitespace/case-insensitive), or 85% of words for table rows."""
-    if collapse(span) in collapse(text):
+    if collapse(clean(span)) in collapse(text):
         return True
     if "\t" in span:
         span_words = words(span)

@@ -32,7 +32,7 @@ from bot.qa.retrieval import Retriever, SearchHit, query_tokens, roles_served
 from bot.text import lemmas, normalise_query
 
 #: Bump when features or the file layout change, so a saved model is rebuilt rather than misread.
-MODEL_VERSION = 3
+MODEL_VERSION = 4
 ARRAYS_FILE = "answer_model.npz"
 META_FILE = "answer_model.json"
 #: Candidates: the fused top ones, plus this many more each by dense, BM25 and best sentence.
@@ -310,6 +310,41 @@ class LogisticHead:
         scale[scale == 0] = 1.0
         model = LogisticRegression(C=c, max_iter=5000).fit((features - mean) / scale, y)
         return cls(mean, scale, model.coef_[0].astype(np.float64), float(model.intercept_[0]))
+
+    @classmethod
+    def fit_choice(cls, questions: Sequence[tuple[np.ndarray, np.ndarray]], c: float = 1.0) -> LogisticHead:
+        """A reranker learned as a choice among each question's candidates (conditional logit: a softmax over the
+        candidates, the relevant ones sharing the target), with an L2 penalty 1/(2c)·|w|², as `fit`'s C.
+
+        Scored one candidate at a time, a logistic regression learns what relevant passages look like in
+        general; the choice learns what makes one candidate better than the others for the same question, which
+        is what ranking needs (grouped CV: first-ranked right 0.644 -> 0.661). The scores are read through the
+        sigmoid like `fit`'s; only their order and spacing mean anything, and the answer head learns from them as
+        they are."""
+        from scipy.optimize import minimize
+
+        chosen = [(x, y.astype(np.float64) / y.sum()) for x, y in questions if len(y) and y.any()]
+        if not chosen:
+            raise ValueError("a reranker needs questions whose evidence is among their candidates to learn from")
+        stacked = np.vstack([x for x, _ in chosen])
+        mean = stacked.mean(axis=0)
+        scale = stacked.std(axis=0)
+        scale[scale == 0] = 1.0
+        scaled = [((x - mean) / scale, target) for x, target in chosen]
+
+        def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+            total, grad = 0.5 * float(w @ w) / c, w / c
+            for x, target in scaled:
+                z = x @ w
+                z = z - z.max()
+                p = np.exp(z)
+                p /= p.sum()
+                total -= float(target @ np.log(p + 1e-12))
+                grad = grad - x.T @ (target - p)
+            return total, grad
+
+        result = minimize(loss, np.zeros(stacked.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 2000})
+        return cls(mean, scale, np.asarray(result.x, dtype=np.float64), 0.0)
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         if not len(features):

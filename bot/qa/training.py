@@ -85,9 +85,9 @@ def grouped_folds(items: Sequence[Example], folds: int = FOLDS) -> list[np.ndarr
 
 
 def _fit_rerank(items: Sequence[Example], rows: Sequence[int]) -> LogisticHead:
-    chosen = [items[i] for i in rows if items[i].question.answerable and len(items[i].relevant)]
-    return LogisticHead.fit(np.vstack([e.candidates.features for e in chosen]),
-                            np.concatenate([e.relevant for e in chosen]), C_RERANK)
+    """The reranker, as a choice among each answerable question's candidates (LogisticHead.fit_choice)."""
+    return LogisticHead.fit_choice([(items[i].candidates.features, items[i].relevant) for i in rows
+                                    if items[i].question.answerable], C_RERANK)
 
 
 def _honest_question_rows(items: Sequence[Example], rows: np.ndarray, folds: int) -> np.ndarray:
