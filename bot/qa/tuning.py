@@ -52,11 +52,14 @@ class TuningQuestion(EvalItem):
     """A tuning question: a development-format question plus the policy section it is about."""
 
     section: str = "none"
+    #: Set when one question is asked at several schools (the cross-school set): its copies stay together.
+    family: str = ""
 
     @property
     def group(self) -> str:
-        """The cross-validation group: the school's section (questions about one section stay together)."""
-        return f"{self.school}|{self.section or 'none'}"
+        """The cross-validation group: the question's family when it has one (one wording asked at every school
+        must not be on both sides), else the school's section (questions about one section stay together)."""
+        return f"family|{self.family}" if self.family else f"{self.school}|{self.section or 'none'}"
 
 
 def default_corpus_dir() -> Path:
@@ -79,7 +82,8 @@ def load_questions(directory: Path | str | None = None) -> list[TuningQuestion]:
                 evidence = tuple(raw.get("evidence") or ())
                 question = TuningQuestion(str(raw["id"]), str(raw["school"]), str(raw.get("role") or "any"),
                                           str(raw["question"]), bool(raw["answerable"]), evidence,
-                                          str(raw.get("kind", "")), str(raw.get("section") or "none"))
+                                          str(raw.get("kind", "")), str(raw.get("section") or "none"),
+                                          str(raw.get("family") or ""))
             except (ValueError, KeyError, TypeError) as problem:
                 raise ValueError(f"{path}:{number}: not a valid tuning question ({problem})") from None
             if question.answerable != bool(evidence):
