@@ -185,6 +185,18 @@ def test_a_bad_tuning_line_is_an_exact_error(tmp_path: Path, line: str, message:
         training.load_questions(tmp_path)
 
 
+def test_one_question_asked_at_several_schools_is_one_cross_validation_group(tmp_path: Path) -> None:
+    """The cross-school set's copies of a question share a family, so a fold never holds one school's copy while
+    training on another's; questions without one are grouped by school and section."""
+    lines = [_question(1, *TINY_CORPUS[0]), _question(2, *TINY_CORPUS[7])]
+    for number, school in ((3, "alder"), (4, "birch")):
+        raw = json.loads(_question(number, school, "Phones", "can i have my phone in class", []))
+        lines.append(json.dumps({**raw, "kind": "cross_school_silent", "family": "xq-01"}))
+    (tmp_path / "tiny.jsonl").write_text("\n".join(lines) + "\n")
+    groups = [q.group for q in training.load_questions(tmp_path)]
+    assert groups == ["alder|Mobile Phones", "birch|Students", "family|xq-01", "family|xq-01"]
+
+
 def test_an_empty_tuning_folder_is_an_exact_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"no tuning questions \(\*\.jsonl\) in "):
         training.load_questions(tmp_path)
