@@ -60,6 +60,22 @@ def tokens(text: str) -> List[Tuple[str, int, int]]:
     return [(m.group(0).lower().replace("\u2019", "'"), m.start(), m.end()) for m in TOKEN_PATTERN.finditer(text)]
 
 
+#: A word at least this likely in English text (log-probability, spaCy's lexeme table) is a word, not a typo.
+COMMON_WORD_LOGPROB = -13.5
+
+
+def _real_words_run_together(toks: Sequence[Tuple[str, int, int]], window: Tuple[int, int, str, int],
+                             form: str) -> bool:
+    """Whether the window reaches `form` only by running correctly spelt common words together ("use on" is two
+    edits from "ouston"): spaces are squeezed out so that "kings medow" can be "kingsmeadow", but a misspelling has
+    a misspelt word in it. A window with as many tokens as the form ("wire forest") is compared word for word as
+    before."""
+    from bot.safeguarding.screen.normalise import word_logprob
+
+    i, j = window[0], window[1]
+    return j - i != len(form.split()) and all(word_logprob(toks[k][0]) >= COMMON_WORD_LOGPROB for k in range(i, j))
+
+
 def normalise(text: str) -> str:
     """A surface form as the matcher compares it: its tokens, lower-cased, joined by single spaces."""
     return " ".join(token for token, _s, _e in tokens(text))
@@ -182,7 +198,8 @@ class _Lexicon:
                    and not any(toks[k][0] in self.non_entities for k in range(w[0], w[1]))]
         sims, forms = self.nearest([w[2] for w in windows])
         candidates = sorted(((float(s), w[1] - w[0], w, f) for s, w, f in zip(sims, windows, forms)
-                             if s >= self.threshold and (not w[3] or self._extends(toks, w, f, taken))),
+                             if s >= self.threshold and (not w[3] or self._extends(toks, w, f, taken))
+                             and not _real_words_run_together(toks, w, f)),
                             key=lambda c: (-c[0], -c[1]))
         used: set = set()
         chosen = []

@@ -145,6 +145,16 @@ def test_typos_are_matched_to_the_nearest_form_at_the_learned_threshold(trained:
         ("school", "kingsmeadow", "kingsmeadow")]
 
 
+def test_common_words_run_together_are_not_a_misspelt_name(trained: ClosedListEntityExtractor) -> None:
+    """"use on" squeezes to two edits from "ouston": every correctly spelt question with "use on" in it was answered
+    from Ouston's policy. A misspelling has a misspelt word in it; a window of as many words as the form is still
+    compared word by word."""
+    assert found(trained, "is my internet use on school laptops monitored", "ask_policy") == []
+    assert found(trained, "is social media use on school systems ok", "ask_policy") == []
+    assert found(trained, "i go to kings medow", "inform_school") == [("school", "kingsmeadow", "kings medow")]
+    assert found(trained, "we are at wire forest", "inform_school") == [("school", "wyre-forest", "wire forest")]
+
+
 def test_windows_the_annotators_left_untagged_are_never_typo_matched(tmp_path: Path) -> None:
     extractor, _, _ = new_extractor(tmp_path, fuzzy_threshold=0.7)  # "parental" is 0.75 similar to "parent"
     extractor.train(training_data())
