@@ -14,7 +14,7 @@ from actions import services
 from actions.answering import asked_school
 from actions.inducting import carry_on_if_inducting
 from actions.action_answer_policy_question import ActionAnswerPolicyQuestion
-from bot.qa.conversation import POSTS, who_is
+from bot.qa.conversation import who_is
 from bot.qa.people import asked_post
 
 
@@ -25,11 +25,12 @@ class ActionWhoIs(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:
         text = (tracker.latest_message.get("text") or "").strip()
-        entity = next(tracker.get_latest_entity_values("post"), None)
-        post = asked_post(text) or (entity if entity in POSTS else None)
+        post = asked_post(text)
         if post is None:
-            # "Whose job is it to train staff?" names no post: the policy answers it, through the composer
-            # `policybot ask` uses.
+            # Not an identity question, though it may name a post ("whose job is it to train staff?", "who does
+            # the DSL report to?"): the policy answers it, through the composer `policybot ask` uses. A post the
+            # entity extractor found is not enough: answering "who does the DSL report to?" with the DSL's name
+            # answers another question, and the CLI would not.
             return await ActionAnswerPolicyQuestion().run(dispatcher, tracker, domain)
         school = asked_school(tracker)
         if not school:

@@ -151,6 +151,16 @@ def test_a_who_question_that_is_not_who_is_the_x_is_answered_from_the_policy() -
     assert dispatcher.messages[0]["text"] == services.assistant().answer("alder", question, "staff").text
 
 
+def test_a_question_naming_a_post_without_asking_who_holds_it_is_answered_from_the_policy() -> None:
+    """The classifier says who_is and the extractor finds a post, but "who does the DSL report to?" does not ask
+    who the DSL is: naming the DSL would answer another question. The reply is the CLI's."""
+    question = "who does the dsl report to?"
+    _, dispatcher = run(ActionWhoIs(), tracker(question, {"school": "birch", "role": "staff"}, intent="who_is",
+                                               entities=[{"entity": "post", "value": "dsl"}]))
+    assert dispatcher.messages[0]["text"] == services.assistant().answer("birch", question, "staff").text
+    assert not dispatcher.messages[0]["text"].startswith("The Designated Safeguarding Lead at Birch is")
+
+
 def test_school_comparison_is_only_for_trust_staff() -> None:
     """Without the trust flag the person gets their own school's answer, as `policybot ask` gives it; with it,
     each school answers in its own words."""

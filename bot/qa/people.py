@@ -28,13 +28,25 @@ _POST_WORDS: dict[str, frozenset[str]] = {
     "governor": frozenset({"governor"}),
     "data_protection_officer": frozenset({"dpo", "gdpr", "data"}),
 }
-# Only identity questions ("who is the DSL?", "who's our head teacher"), not "who checks the devices?".
-_WHO_IS = re.compile(r"^(?:so |and |please )?who (?:is|are|was) (?:the |our |my |your )?(.+?)[\s?.!]*$")
+# Only identity questions, in the ways people ask them ("who is the DSL?", "whos our head", "what's the name of the
+# principal?", "what is the headteacher called?"), not "who checks the devices?" or "who does the DSL report to?":
+# those the policy answers. The question is normalised first (normalise_query: "what's" is "what is").
+_THE = r"(?:the |our |my |your )?"
+_END = r"(?: please)?[\s?.!]*$"
+_IDENTITY = tuple(re.compile(pattern) for pattern in (
+    rf"^(?:so |and |please )?(?:who (?:is|are|was)|whos) {_THE}(.+?){_END}",
+    rf"^(?:please )?(?:tell me |what (?:is|are) )?(?:the )?names? of {_THE}(.+?){_END}",
+    rf"^what (?:is|are) {_THE}(.+?)(?:'s|s')? names?{_END}",
+    rf"^what (?:is|are) {_THE}(.+?) called{_END}",
+    rf"^(?:please )?tell me who {_THE}(.+?) (?:is|are){_END}",
+))
 
 
 def asked_post(question: str) -> str | None:
-    """The post a short "who is the ...?" question asks about, or None."""
-    match = _WHO_IS.match(normalise_query(question))
+    """The post a short identity question ("who is the ...?", "what's the name of the ...?") asks about, or None.
+    The CLI, REST and the who-is action all decide with this, so every path gives the same answer."""
+    text = normalise_query(question)
+    match = next((m for m in (pattern.match(text) for pattern in _IDENTITY) if m), None)
     if not match or len(lemmas(match[1])) > 5:
         return None
     asked = set(lemmas(match[1])) | set(match[1].split())

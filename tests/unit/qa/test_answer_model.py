@@ -13,6 +13,7 @@ from bot.qa.answer import PolicyAssistant
 from bot.qa.answerability import (CANDIDATE_FEATURES, QUESTION_FEATURES, AnswerModel, AnswerModelNotReady,
                                   CandidateFeaturizer, LogisticHead)
 from bot.qa.conversation import who_is
+from bot.qa.people import asked_post
 from bot.qa.retrieval import Retriever
 
 
@@ -91,6 +92,25 @@ def test_no_rule_for_anyone_is_a_plain_abstention_naming_who_to_ask(retriever: R
     assert answer.abstained and answer.related == () and answer.citations == ()
     assert answer.text == ("Alder's Online Safety Policy doesn't cover that, so I won't guess. "
                            "Please ask Jane Hollis (Online Safety Lead).")
+
+
+@pytest.mark.parametrize("question, post", [
+    ("who is the DSL?", "dsl"),
+    ("whos the dsl", "dsl"),
+    ("What's the name of the Principal?", "headteacher"),
+    ("what's the headteacher's name?", "headteacher"),
+    ("wat is the headteacher called", "headteacher"),
+    ("name of the designated safeguarding lead please", "dsl"),
+    ("tell me who the online safety lead is", "online_safety_lead"),
+    ("what are the names of the safeguarding leads", "dsl"),
+    # Questions that name a post without asking who holds it: the policy answers these.
+    ("Who does the online safety coordinator answer to?", None),
+    ("What is the DSL responsible for?", None),
+    ("How often does the governor meet the DSL?", None),
+    ("whose job is it to check the filtering works?", None),
+])
+def test_identity_questions_are_told_from_questions_that_only_name_a_post(question: str, post: str | None) -> None:
+    assert asked_post(question) == post
 
 
 @pytest.mark.parametrize("answers", [True, False])
