@@ -28,7 +28,7 @@ def test_each_school_answers_the_phone_question_as_the_cli_does(rasa_server: str
     the plain statement that it has none for pupils with the staff rule shown as such."""
     directory = SchoolDirectory.load()
     direct = PolicyAssistant.learned(Retriever(directory))
-    first_lines = {}
+    first_lines, texts = {}, {}
     for profile in directory:
         replies = ask(rasa_server, f"e2e-phone-{profile.slug}", PHONE_QUESTION,
                       {"school": profile.slug, "role": "pupil"})
@@ -36,9 +36,11 @@ def test_each_school_answers_the_phone_question_as_the_cli_does(rasa_server: str
         expected = direct.answer(profile.slug, PHONE_QUESTION, "pupil")
         assert expected.text.split("\n")[0] in text, f"{profile.slug}: {text!r}"
         assert f"— {profile.name}, {profile.policy_title}" in text
-        first_lines[profile.slug] = expected.text.split("\n")[0]
-    assert first_lines["ken-stimpson"] == (
-        "Students/pupils — use of mobile phones in lessons: allowed with staff permission")
+        first_lines[profile.slug], texts[profile.slug] = expected.text.split("\n")[0], text
+    # Ken Stimpson's rule for pupils in lessons (its table row; section 4.1 says the same in prose, and which of the
+    # two the learned reranker puts first may change with its training questions).
+    assert "use of mobile phones in lessons: allowed with staff permission" in texts["ken-stimpson"]
+    assert "section 4. Communications" in texts["ken-stimpson"]
     # Kingsmeadow's policy has a phone rule for staff only (issue 13): never passed off as the pupils' rule.
     assert first_lines["kingsmeadow"].startswith(
         "Kingsmeadow's Online Safety Policy has no rule on this for pupils. The rule for staff says: ")
