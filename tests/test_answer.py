@@ -149,6 +149,16 @@ def test_lead_sentence_picks_the_sentence_that_answers() -> None:
         "Lost phones are reported to the school office.")
 
 
+def test_lead_sentence_splits_items_joined_by_an_inline_bullet() -> None:
+    """A list line holding two items joined by "•" gives two candidates, and no quote ends in a stray bullet."""
+    passage = ("- Personal devices are not used in lessons unless the head agrees. • Pupil phones brought into school "
+               "must be turned off and stored out of sight.")
+    assert lead_sentence("do pupils have to turn their phones off", passage) == (
+        "Pupil phones brought into school must be turned off and stored out of sight.")
+    assert lead_sentence("can devices be used in lessons", passage) == (
+        "Personal devices are not used in lessons unless the head agrees.")
+
+
 def test_lead_sentence_of_a_single_sentence_is_the_sentence_cleaned() -> None:
     """A one-sentence passage is quoted whole, whitespace collapsed."""
     assert lead_sentence("phones?", "Phones  stay in bags.") == "Phones stay in bags."

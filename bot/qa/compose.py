@@ -43,13 +43,17 @@ def review_note(profile: SchoolProfile, today: date | None = None) -> str:
             f"{profile.who_to_ask().describe()} can confirm.")
 
 
+_ITEM_BREAK = re.compile(r"\n|\s+•\s+")
+
+
 def lead_sentence(question: str, passage_text: str, names: Sequence[str] = ()) -> str:
     """The passage sentence that answers most directly; for yes/no questions, prefer the rule itself, and for
     "who is ...?" questions the sentence that names the person (`names`)."""
     # A list passage is a lead-in line plus "- item" lines: each item is a candidate on its own.
     candidates: list[str] = []
     line_started = False
-    for line in passage_text.split("\n"):
+    # An inline bullet ("... Head teacher. • Pupil devices must ...") starts an item of its own too.
+    for line in _ITEM_BREAK.split(passage_text):
         line = line.strip().removeprefix("- ").strip()
         for start, end in sentence_spans(line) if line else ():
             piece = line[start:end]
