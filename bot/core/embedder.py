@@ -154,14 +154,19 @@ class SentenceTransformerEmbedder:
         missing = [i for i, vector in enumerate(found) if vector is None]
         if missing:
             fresh = self._encode([texts[i] for i in missing])
-            with self._cache_lock:
-                for i, vector in zip(missing, fresh):
-                    vector.setflags(write=False)
-                    found[i] = self._cache[keys[i]] = vector
-                    self._cache.move_to_end(keys[i])
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+            for i, vector in zip(missing, fresh):
+                found[i] = self._remember(keys[i], vector)
         return np.stack(found).astype(np.float32, copy=True)
+
+    def _remember(self, key: str, vector: np.ndarray) -> np.ndarray:
+        """Keep `vector` (read-only) under `key`, dropping the oldest beyond CACHE_SIZE; returns it."""
+        vector.setflags(write=False)
+        with self._cache_lock:
+            self._cache[key] = vector
+            self._cache.move_to_end(key)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return vector
 
     def embed_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors]]:
         """`embed`'s vectors and each text's word-piece vectors (TokenVectors) from one forward pass; a single
@@ -198,13 +203,7 @@ class SentenceTransformerEmbedder:
             pooled = np.vstack(pooled_parts).astype(np.float32)
             pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), np.float32(1e-12))
         if len(texts) == 1 and self._cache_size:
-            vector = np.asarray(pooled[0], dtype=np.float32).copy()
-            vector.setflags(write=False)
-            with self._cache_lock:
-                self._cache[self._key(texts[0])] = vector
-                self._cache.move_to_end(self._key(texts[0]))
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+            self._remember(self._key(texts[0]), np.asarray(pooled[0], dtype=np.float32).copy())
         return np.asarray(pooled, dtype=np.float32), tokens
 
     def _key(self, text: str) -> str:
@@ -376,13 +375,16 @@ def carried_embeddings(payloads: Iterable[object]) -> Iterator[tuple[CarriedEmbe
         _CARRIED.reset(token)
 
 
+def _carried_vector(embedder: Embedder, text: str, dim: int | None) -> np.ndarray | None:
+    """The current action's carried vector for exactly this text and this embedder's model, if any."""
+    return next((c.vector.copy() for c in _CARRIED.get() if c.matches(embedder.name, text, dim)), None)
+
+
 def embed_query(embedder: Embedder, text: str, dim: int | None = None) -> np.ndarray:
     """One query's unit vector: the carried one for this exact text and this embedder's model if the current
     action has it, else the embedder's. `dim`, if given, is the dimension the caller's index needs."""
-    for carried in _CARRIED.get():
-        if carried.matches(embedder.name, text, dim):
-            return carried.vector.copy()
-    return np.asarray(embedder.embed([text])[0], dtype=np.float32)
+    carried = _carried_vector(embedder, text, dim)
+    return carried if carried is not None else np.asarray(embedder.embed([text])[0], dtype=np.float32)
 
 
 def embed_query_tokens(embedder: Embedder, text: str, dim: int | None = None
@@ -392,7 +394,5 @@ def embed_query_tokens(embedder: Embedder, text: str, dim: int | None = None
     if getattr(embedder, "embed_tokens", None) is None:
         return embed_query(embedder, text, dim), None
     vectors, tokens = embed_tokens(embedder, [text])
-    for carried in _CARRIED.get():
-        if carried.matches(embedder.name, text, dim):
-            return carried.vector.copy(), (tokens or [None])[0]
-    return np.asarray(vectors[0], dtype=np.float32), (tokens or [None])[0]
+    carried = _carried_vector(embedder, text, dim)
+    return (carried if carried is not None else np.asarray(vectors[0], dtype=np.float32)), (tokens or [None])[0]

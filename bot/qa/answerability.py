@@ -111,7 +111,7 @@ class SchoolWords:
         n = len(search)
         pieces: dict[str, int] = {}
         for number in range(n) if index.sentences else ():
-            for piece in {str(p) for held, _ in index.sentences.passage_tokens(number) for p in held}:
+            for piece in {str(p) for held in index.sentences.passage_pieces(number) for p in held}:
                 pieces[piece] = pieces.get(piece, 0) + 1
         return cls(search, tuple(frozenset(lemmas(p.text)) for p in index.passages),
                    tuple(frozenset(lemmas(" ".join(p.section))) for p in index.passages),

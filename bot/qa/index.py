@@ -149,14 +149,13 @@ class SentenceIndex:
             np.maximum.at(best, self.owner, self.vectors @ np.asarray(query_vector, dtype=np.float32))
         return best
 
-    def passage_tokens(self, number: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(pieces, float32 vectors) of each sentence of passage `number`; empty without word-piece vectors."""
-        if self.token_vectors is None or self.token_starts is None or self.token_pieces is None:
+    def passage_pieces(self, number: int) -> list[np.ndarray]:
+        """The word pieces of each sentence of passage `number` (their vectors: `token_matrices`); empty without
+        word-piece vectors."""
+        if self.token_starts is None or self.token_pieces is None:
             return []
         first, last = np.searchsorted(self.owner, [number, number + 1])
-        return [(self.token_pieces[self.token_starts[s]:self.token_starts[s + 1]],
-                 self.token_vectors[self.token_starts[s]:self.token_starts[s + 1]].astype(np.float32))
-                for s in range(int(first), int(last))]
+        return [self.token_pieces[self.token_starts[s]:self.token_starts[s + 1]] for s in range(int(first), int(last))]
 
     def token_matrices(self, numbers: Sequence[int]) -> list[list[np.ndarray]]:
         """For each passage in `numbers`, its sentences' word-piece vectors (float32, converted in one go)."""
