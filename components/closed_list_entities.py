@@ -60,20 +60,17 @@ def tokens(text: str) -> List[Tuple[str, int, int]]:
     return [(m.group(0).lower().replace("\u2019", "'"), m.start(), m.end()) for m in TOKEN_PATTERN.finditer(text)]
 
 
-#: A word at least this likely in English text (log-probability, spaCy's lexeme table) is a word, not a typo.
-COMMON_WORD_LOGPROB = -13.5
-
-
 def _real_words_run_together(toks: Sequence[Tuple[str, int, int]], window: Tuple[int, int, str, int],
                              form: str) -> bool:
     """Whether the window reaches `form` only by running correctly spelt common words together ("use on" is two
     edits from "ouston"): spaces are squeezed out so that "kings medow" can be "kingsmeadow", but a misspelling has
     a misspelt word in it. A window with as many tokens as the form ("wire forest") is compared word for word as
     before."""
-    from bot.safeguarding.screen.normalise import word_logprob
+    # The screen's reading of messages already knows which words are common English (spaCy's lexeme table).
+    from bot.safeguarding.screen.normalise import common_word
 
     i, j = window[0], window[1]
-    return j - i != len(form.split()) and all(word_logprob(toks[k][0]) >= COMMON_WORD_LOGPROB for k in range(i, j))
+    return j - i != len(form.split()) and all(common_word(toks[k][0]) for k in range(i, j))
 
 
 def normalise(text: str) -> str:

@@ -150,7 +150,7 @@ def join_spelled_out(text: str) -> str:
 
     def spaced(match: re.Match[str]) -> str:
         joined = match.group(0).replace(" ", "")
-        return joined if word_logprob(joined) >= _COMMON else match.group(0)
+        return joined if common_word(joined) else match.group(0)
 
     return _SPACED.sub(spaced, text)
 
@@ -180,8 +180,8 @@ def _read_word(word: str) -> str:
     if word_logprob(best) < _KNOWN:
         best = readings[0]
     if mention:
-        return ("a" + best if word_logprob("a" + best) >= _COMMON else "@" + best) + trail
-    if _PROTECTED.match(stripped) and word_logprob(best) < _COMMON:
+        return ("a" + best if common_word("a" + best) else "@" + best) + trail
+    if _PROTECTED.match(stripped) and not common_word(best):
         return word
     return best + trail
 
@@ -208,7 +208,7 @@ def _squeeze_word(word: str) -> str:
         return word
     if len(runs) > 4:
         return _REPEATS.sub(r"\1", word)
-    candidates = [] if word_logprob(word) < _COMMON else [word]
+    candidates = [word] if common_word(word) else []
     pieces: list[list[str]] = []
     last = 0
     for run in runs:
@@ -224,6 +224,11 @@ def _squeeze_word(word: str) -> str:
 def word_logprob(word: str) -> float:
     """Log-probability of `word` in English text (spacy-lookups-data), very low for unknown words."""
     return _word_logprobs().get(word, -30.0)
+
+
+def common_word(word: str) -> bool:
+    """Whether `word` (lower case) is a real, reasonably common English word, not a misspelling."""
+    return word_logprob(word) >= _COMMON
 
 
 @lru_cache(maxsize=1)
