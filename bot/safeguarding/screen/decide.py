@@ -5,6 +5,9 @@ Bands on the probability that a message should reach the DSL (disclosure + conce
   >= check_in   the gentle check-in: are you safe, shall I tell someone (never a bare policy answer);
   >= signpost   answered as usual, but the turn carries the safety signposting;
   below         nothing.
+A second way in, for danger now: the probability that the message is a danger-now disclosure, P(disclosure) x
+P(immediate | disclosure), at or above its own bar hands it off as immediate even below the hand-off band (a pupil
+sitting on a ledge may write nothing the hand-off band is sure of, while both heads lean the same way).
 A backstop phrase (danger now) hands the message off as immediate whatever the bands say.
 """
 
@@ -29,6 +32,9 @@ class Thresholds:
     disclosure_share: float = 0.5
     #: P(immediate) (urgency head) at or above which a disclosure is immediate.
     immediate: float = 0.5
+    #: P(disclosure) x P(immediate) at or above which a message is handed off as immediate, whatever the bands
+    #: say (1.0: never; models saved before this route have no such bar).
+    danger: float = 1.0
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -48,10 +54,13 @@ def decide(prediction: Prediction, thresholds: Thresholds,
     """The verdict for one message (or one chunk of a long one)."""
     p_hand_off = prediction.hand_off
     signals = [f"model:hand_off={p_hand_off:.2f}", *(f"backstop:{entry.id}" for entry in backstop)]
-    if backstop or p_hand_off >= thresholds.hand_off:
+    danger_now = bool(backstop) or danger(prediction) >= thresholds.danger
+    if danger_now and not backstop:
+        signals.append(f"model:danger={danger(prediction):.2f}")
+    if danger_now or p_hand_off >= thresholds.hand_off:
         disclosure_share = prediction.labels.get("disclosure", 0.0) / p_hand_off if p_hand_off else 1.0
-        if backstop or disclosure_share >= thresholds.disclosure_share:
-            urgency = "immediate" if backstop else _urgency(prediction, thresholds)
+        if danger_now or disclosure_share >= thresholds.disclosure_share:
+            urgency = "immediate" if danger_now else _urgency(prediction, thresholds)
             category = backstop[0].category if backstop and _top(prediction.categories) in ("other", None) \
                 else _top(prediction.categories, exclude=("other",)) or "other"
             return ScreenResult("disclosure", urgency, category,  # type: ignore[arg-type]
@@ -69,6 +78,11 @@ def decide(prediction: Prediction, thresholds: Thresholds,
         signals.append("band:signpost")
     return ScreenResult(label, "none", category, round(prediction.labels.get(label, 0.0), 3),  # type: ignore[arg-type]
                         tuple(signals), check_in=check_in, signpost=signpost)
+
+
+def danger(prediction: Prediction) -> float:
+    """The model's probability that the message is a danger-now disclosure: P(disclosure) x P(immediate)."""
+    return prediction.labels.get("disclosure", 0.0) * prediction.urgencies.get("immediate", 0.0)
 
 
 def _urgency(prediction: Prediction, thresholds: Thresholds) -> str:

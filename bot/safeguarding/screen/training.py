@@ -2,7 +2,8 @@
 
 Thresholds come from out-of-fold predictions under grouped cross-validation (no family on both sides), never from
 the development set: the hand-off band where disclosure recall on unseen situations reaches its target, the
-check-in band below it, the immediate bar where danger-now recall does. The same folds give the figures
+check-in band below it, the immediate bar where danger-now recall does, and the danger-now route's bar where the
+danger-now messages it catches outweigh the needless hand-offs it makes. The same folds give the figures
 `make eval` prints for the corpus (crossval.py).
 """
 
@@ -21,7 +22,7 @@ from bot.core import artifacts
 from bot.core.embedder import Embedder
 from bot.safeguarding.screen import normalise as normalising
 from bot.safeguarding.screen.corpus import Example, corpus_fingerprint, default_corpus_dir, load_corpus
-from bot.safeguarding.screen.decide import Thresholds
+from bot.safeguarding.screen.decide import Thresholds, danger
 from bot.safeguarding.screen.model import MODEL_VERSION, ModelConfig, ModelNotReady, Prediction, ScreenModel
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,11 @@ TARGET_CHECK_IN_RECALL = 0.99
 TARGET_SIGNPOST_RECALL = 0.995
 #: Hand-offs kept as disclosures: the share of out-of-fold disclosures that must not be labelled concern.
 TARGET_DISCLOSURE_LABEL = 0.98
+#: The danger-now route's bar (decide.py) is where, out of fold, danger-now messages it newly calls immediate
+#: outweigh questions and chat it newly hands off, one danger-now message counting as this many needless hand-offs:
+#: a DSL reads ten messages that needed nothing sooner than a child in danger this minute is missed. Lower costs
+#: gave a bar that moved from fold to fold and caught few (docs/benchmarks.md has the curve).
+DANGER_MISS_COST = 10.0
 
 
 def recipe_fingerprint(config: ModelConfig | None = None, folds: int = FOLDS) -> str:
@@ -52,7 +58,7 @@ def recipe_fingerprint(config: ModelConfig | None = None, folds: int = FOLDS) ->
     model trained another way is stale, like one trained on other data."""
     recipe = {"config": asdict(config or ModelConfig()), "folds": folds, "seed": SEED, "version": MODEL_VERSION,
               "targets": [TARGET_DISCLOSURE_RECALL, TARGET_IMMEDIATE_RECALL, TARGET_CHECK_IN_RECALL,
-                          TARGET_SIGNPOST_RECALL, TARGET_DISCLOSURE_LABEL]}
+                          TARGET_SIGNPOST_RECALL, TARGET_DISCLOSURE_LABEL, DANGER_MISS_COST]}
     return hashlib.sha256(repr(sorted(recipe.items())).encode()).hexdigest()[:16]
 
 
@@ -123,8 +129,26 @@ def choose_thresholds(examples: Sequence[Example], predictions: Sequence[Predict
     t_share = _bar(shares[disclosure & (hand_off >= t_hand)], TARGET_DISCLOSURE_LABEL)
     p_immediate = np.array([p.urgencies.get("immediate", 0.0) for p in predictions])
     t_immediate = _bar(p_immediate[immediate], TARGET_IMMEDIATE_RECALL)
+    # What the bands alone call immediate, and what they leave alone, before the danger-now route is added.
+    called_immediate = (hand_off >= t_hand) & (shares >= t_share) & (p_immediate >= t_immediate)
+    chat = np.array([e.label in ("question", "other") for e in examples]) & (hand_off < t_hand)
+    t_danger = _danger_bar(np.array([danger(p) for p in predictions]), immediate & ~called_immediate, chat)
     return Thresholds(hand_off=t_hand, check_in=t_check, signpost=t_sign, disclosure_share=t_share,
-                      immediate=t_immediate)
+                      immediate=t_immediate, danger=t_danger)
+
+
+def _danger_bar(scores: np.ndarray, missed: np.ndarray, chat: np.ndarray) -> float:
+    """The bar on P(danger now) with the largest gain, out of fold: danger-now messages the bands miss that it
+    catches, less the questions and chat it would newly hand off over DANGER_MISS_COST; 1.0 (never) when no bar
+    gains. Only the missed messages' own scores can be best, rounded down to 3 decimals like `_bar`."""
+    best, chosen = 0.0, 1.0
+    for bar in sorted({float(np.floor(s * 1000) / 1000) for s in scores[missed]}):
+        if bar <= 0.0:
+            continue  # a bar of 0 would hand off everything
+        gain = int((missed & (scores >= bar)).sum()) - int((chat & (scores >= bar)).sum()) / DANGER_MISS_COST
+        if gain > best:
+            best, chosen = gain, bar
+    return chosen
 
 
 def _bar(scores: np.ndarray, recall: float) -> float:

@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -201,8 +202,37 @@ def test_choose_thresholds_orders_the_bands() -> None:
     assert chosen.hand_off == pytest.approx(0.216, abs=1e-3)   # 2 of 100 disclosures may fall below the bar
 
 
+def test_the_danger_bar_weighs_danger_now_caught_against_chat_handed_off() -> None:
+    scores = np.array([0.30, 0.20, 0.10, 0.05, 0.25, 0.15, 0.08, 0.08, 0.08, 0.08])
+    missed = np.array([True, True, True, True, False, False, False, False, False, False])
+    chat = ~missed
+    # At 0.20 two danger-now messages are caught for one needless hand-off; at 0.10 three for two; at 0.05 four for
+    # six. With one miss worth ten needless hand-offs, 0.05 gains most (4 - 0.6).
+    assert training._danger_bar(scores, missed, chat) == pytest.approx(0.05)
+    # When every bar hands off more chat than it is worth, the route stays shut.
+    assert training._danger_bar(np.array([0.5, 0.5]), np.array([False, False]), np.array([True, True])) == 1.0
+    many_chat = np.concatenate([scores[:1], np.full(20, 0.4)])
+    assert training._danger_bar(many_chat, np.arange(21) == 0, np.arange(21) > 0) == 1.0
+
+
+def test_choose_thresholds_opens_the_danger_route_where_the_bands_miss_danger_now() -> None:
+    # Danger-now messages the hand-off band misses (hand-off 0.1) whose heads both lean to danger now, beside chat
+    # that neither head thinks is danger now.
+    examples = [Example(f"d{i}", "pupil", "disclosure", "immediate", "self_harm", f"d{i}") for i in range(100)] + \
+               [Example(f"c{i}", "pupil", "other", "none", "other", f"c{i}") for i in range(50)]
+    predictions = [prediction(0.9, immediate=0.9) for _ in range(98)] + \
+                  [prediction(0.1, immediate=0.9) for _ in range(2)] + [prediction(0.02) for _ in range(50)]
+    chosen = training.choose_thresholds(examples, predictions)
+    assert chosen.hand_off == pytest.approx(0.9)   # the band lets the two quiet ones go (98% recall)
+    assert chosen.danger == pytest.approx(0.09)    # 0.1 x 0.9
+    assert (decide(predictions[99], chosen).label, decide(predictions[99], chosen).urgency) == ("disclosure",
+                                                                                              "immediate")
+    assert not decide(predictions[120], chosen).hand_off
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"hand_off": 1.5}, r"threshold hand_off must be between 0 and 1, got 1.5"),
+    ({"danger": -0.1}, r"threshold danger must be between 0 and 1, got -0.1"),
     ({"check_in": 0.9, "hand_off": 0.5}, r"thresholds must satisfy signpost <= check_in <= hand_off"),
 ])
 def test_bad_thresholds_are_exact_errors(kwargs: dict[str, float], message: str) -> None:
@@ -228,6 +258,18 @@ def test_each_band_gives_its_verdict(predicted: Prediction, label: str, urgency:
                                      signpost: bool) -> None:
     result = decide(predicted, BANDS)
     assert (result.label, result.urgency, result.check_in, result.signpost) == (label, urgency, check_in, signpost)
+
+
+def test_danger_now_below_the_hand_off_band_is_handed_off_as_immediate() -> None:
+    # Hand-off 0.2 is below the band (0.5); P(disclosure) x P(immediate) = 0.2 x 0.9 = 0.18 is over the bar.
+    result = decide(prediction(0.2, immediate=0.9), replace(BANDS, danger=0.15))
+    assert (result.label, result.urgency, result.hand_off) == ("disclosure", "immediate", True)
+    assert "model:danger=0.18" in result.signals
+    # Without the route (models saved before it), the same message gets the check-in band's gentler reply.
+    assert decide(prediction(0.2, immediate=0.9), BANDS).label == "question"
+    # A concern is not danger now, however urgent its wording: the route reads P(disclosure), not P(hand-off).
+    assert decide(prediction(0.2, disclosure_share=0.0, immediate=0.9), replace(BANDS, danger=0.15)).urgency \
+        == "none"
 
 
 def test_a_check_in_knows_the_urgency_it_would_have_if_told() -> None:
@@ -291,7 +333,8 @@ def test_the_model_saves_and_loads_without_pickles(fake_screen_model: Path, tmp_
         assert one.labels == pytest.approx(two.labels, abs=1e-6)
         assert one.urgencies == pytest.approx(two.urgencies, abs=1e-6)
     assert not list((tmp_path / "copy").glob("*.pkl"))
-    assert set(model.meta["thresholds"]) == {"hand_off", "check_in", "signpost", "disclosure_share", "immediate"}
+    assert set(model.meta["thresholds"]) == {"hand_off", "check_in", "signpost", "disclosure_share", "immediate",
+                                              "danger"}
 
 
 def test_a_missing_or_foreign_model_is_an_exact_error(tmp_path: Path, fake_screen_model: Path) -> None:
