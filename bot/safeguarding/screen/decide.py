@@ -54,9 +54,10 @@ def decide(prediction: Prediction, thresholds: Thresholds,
     """The verdict for one message (or one chunk of a long one)."""
     p_hand_off = prediction.hand_off
     signals = [f"model:hand_off={p_hand_off:.2f}", *(f"backstop:{entry.id}" for entry in backstop)]
-    danger_now = bool(backstop) or danger(prediction) >= thresholds.danger
+    p_danger = danger(prediction)
+    danger_now = bool(backstop) or p_danger >= thresholds.danger
     if danger_now and not backstop:
-        signals.append(f"model:danger={danger(prediction):.2f}")
+        signals.append(f"model:danger={p_danger:.2f}")
     if danger_now or p_hand_off >= thresholds.hand_off:
         disclosure_share = prediction.labels.get("disclosure", 0.0) / p_hand_off if p_hand_off else 1.0
         if danger_now or disclosure_share >= thresholds.disclosure_share:

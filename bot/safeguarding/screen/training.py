@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -22,7 +22,7 @@ from bot.core import artifacts
 from bot.core.embedder import Embedder
 from bot.safeguarding.screen import normalise as normalising
 from bot.safeguarding.screen.corpus import Example, corpus_fingerprint, default_corpus_dir, load_corpus
-from bot.safeguarding.screen.decide import Thresholds, danger
+from bot.safeguarding.screen.decide import Thresholds, danger, decide
 from bot.safeguarding.screen.model import MODEL_VERSION, ModelConfig, ModelNotReady, Prediction, ScreenModel
 
 log = logging.getLogger(__name__)
@@ -129,12 +129,14 @@ def choose_thresholds(examples: Sequence[Example], predictions: Sequence[Predict
     t_share = _bar(shares[disclosure & (hand_off >= t_hand)], TARGET_DISCLOSURE_LABEL)
     p_immediate = np.array([p.urgencies.get("immediate", 0.0) for p in predictions])
     t_immediate = _bar(p_immediate[immediate], TARGET_IMMEDIATE_RECALL)
-    # What the bands alone call immediate, and what they leave alone, before the danger-now route is added.
-    called_immediate = (hand_off >= t_hand) & (shares >= t_share) & (p_immediate >= t_immediate)
-    chat = np.array([e.label in ("question", "other") for e in examples]) & (hand_off < t_hand)
+    bands = Thresholds(hand_off=t_hand, check_in=t_check, signpost=t_sign, disclosure_share=t_share,
+                       immediate=t_immediate)
+    # What the bands alone call immediate, and the questions and chat they leave alone, before the route is added.
+    verdicts = [decide(p, bands) for p in predictions]
+    called_immediate = np.array([v.urgency == "immediate" for v in verdicts])
+    chat = np.array([e.label in ("question", "other") and not v.hand_off for e, v in zip(examples, verdicts)])
     t_danger = _danger_bar(np.array([danger(p) for p in predictions]), immediate & ~called_immediate, chat)
-    return Thresholds(hand_off=t_hand, check_in=t_check, signpost=t_sign, disclosure_share=t_share,
-                      immediate=t_immediate, danger=t_danger)
+    return replace(bands, danger=t_danger)
 
 
 def _danger_bar(scores: np.ndarray, missed: np.ndarray, chat: np.ndarray) -> float:
