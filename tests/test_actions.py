@@ -198,20 +198,6 @@ def test_out_of_scope_says_the_policy_does_not_cover_it_and_who_to_ask() -> None
     assert [g.question for g in services.feedback().gaps("alder")] == ["can you do my maths homework"]
 
 
-def test_a_policy_question_the_classifier_called_out_of_scope_gets_the_policy_answer() -> None:
-    """The answer model has the last word over the intent classifier's short-text guess: a question the policy
-    answers gets the answer `policybot ask` gives, not "the policy doesn't cover that"."""
-    from actions.action_decline_out_of_scope import ActionDeclineOutOfScope
-
-    question = "phone usage during lessons rules"
-    expected = services.assistant().answer("alder", question, "pupil")
-    assert not expected.abstained
-    events, dispatcher = run(ActionDeclineOutOfScope(), tracker(question, {"school": "alder", "role": "pupil"},
-                                                                intent="out_of_scope"))
-    assert dispatcher.messages[0]["text"] == expected.text
-    assert slot(events, "last_answer_abstained") is False
-
-
 def test_out_of_scope_before_a_school_is_known_gets_the_general_redirect() -> None:
     from actions.action_decline_out_of_scope import ActionDeclineOutOfScope
 
