@@ -180,7 +180,7 @@ class PolicyAssistant:
     def _judged_answer(self, profile: SchoolProfile, question: str, role: str, k: int) -> Answer:
         assert self.model is not None
         if self._featurizer is None:
-            self._featurizer = CandidateFeaturizer(self.retriever)
+            self._featurizer = self.model.featurizer(self.retriever)
         judged = self.model.judge(self._featurizer.candidates(profile.slug, question, role))
         hits = list(judged.hits)
         if judged.answers:

@@ -28,11 +28,12 @@ from bot.core.artifacts import read_model_files
 from bot.core.embedder import TokenVectors
 from bot.core.roles import canonical_role
 from bot.qa.index import SchoolIndex, passage_sentences
+from bot.qa.reading import READING_FEATURES, Reader, Reading
 from bot.qa.retrieval import Retriever, SearchHit, query_tokens, roles_served
 from bot.text import lemmas, normalise_query
 
 #: Bump when features or the file layout change, so a saved model is rebuilt rather than misread.
-MODEL_VERSION = 4
+MODEL_VERSION = 5
 ARRAYS_FILE = "answer_model.npz"
 META_FILE = "answer_model.json"
 #: Candidates: the fused top ones, plus this many more each by dense, BM25 and best sentence.
@@ -177,13 +178,17 @@ class Candidates:
 
     hits: tuple[SearchHit, ...]
     features: np.ndarray = field(repr=False)
+    #: What a learned reading needs (bot.qa.reading), when the index has word-piece vectors.
+    reading: Reading | None = field(default=None, repr=False)
 
 
 class CandidateFeaturizer:
-    """Proposes candidates for a question and describes each one; a school's word statistics are built once."""
+    """Proposes candidates for a question and describes each one; a school's word statistics are built once. With a
+    `reader` (the answer model's), each row ends with its READING_FEATURES."""
 
-    def __init__(self, retriever: Retriever) -> None:
+    def __init__(self, retriever: Retriever, reader: Reader | None = None) -> None:
         self.retriever = retriever
+        self.reader = reader
         self._words: dict[str, SchoolWords] = {}
         self._lock = threading.Lock()
 
@@ -198,7 +203,8 @@ class CandidateFeaturizer:
         role = canonical_role(role)
         index = self.retriever.index_for(school)
         if not index.passages or not question.strip():
-            return Candidates((), np.zeros((0, len(CANDIDATE_FEATURES))))
+            return Candidates((), np.zeros((0, len(CANDIDATE_FEATURES) + (len(READING_FEATURES) if self.reader
+                                                                          else 0))))
         question = self.retriever.schools.get(school).without_own_name(question)
         words = self.words_for(school)
         question_tokens: TokenVectors | None = None
@@ -240,9 +246,15 @@ class CandidateFeaturizer:
             return float(sum(w for t, w in zip(content, weights) if t in held)) / total if content else 0.0
 
         rows = []
-        matched = word_matches(question_tokens, index.sentences.token_matrices(
-            [number[hits[r].passage.id] for r in chosen]) if question_tokens is not None and index.sentences
-            else [[] for _ in chosen], words.piece_idf, words.unseen_idf)
+        numbers = tuple(number[hits[r].passage.id] for r in chosen)
+        matrices = (index.sentences.token_matrices(numbers) if question_tokens is not None and index.sentences
+                    else [[] for _ in chosen])
+        matched = word_matches(question_tokens, matrices, words.piece_idf, words.unseen_idf)
+        reading = None
+        if question_tokens is not None and index.sentences is not None:
+            reading = Reading(question_tokens.vectors, np.array([words.piece_idf.get(p, words.unseen_idf)
+                                                                 for p in question_tokens.pieces]),
+                              numbers, index.sentences)
         best_matched = matched[:, [1, 2]].max(axis=0) if len(chosen) else np.zeros(2)
         for at, rank in enumerate(chosen):
             hit = hits[rank]
@@ -269,7 +281,13 @@ class CandidateFeaturizer:
                 float(hit.passage.kind == "table_row" and bool(audience) and bool(served)
                       and not audience & served),
                 *matched[at], *(matched[at, [1, 2]] - best_matched)])
-        return Candidates(tuple(hits[r] for r in chosen), np.asarray(rows, dtype=np.float64))
+        features = np.asarray(rows, dtype=np.float64)
+        if self.reader is not None:
+            dim = index.dense.dim
+            stacked = [np.vstack([s for s in m if len(s)]) if any(len(s) for s in m)
+                       else np.zeros((1, dim), dtype=np.float32) for m in matrices]
+            features = np.hstack([features, self.reader.features(reading, stacked, len(chosen))])
+        return Candidates(tuple(hits[r] for r in chosen), features, reading)
 
 
 def question_features(candidates: Candidates, rerank: np.ndarray) -> np.ndarray:
@@ -377,10 +395,12 @@ class Judgement:
 class AnswerModel:
     """The reranker, the answer head and two thresholds chosen by grouped cross-validation: at `threshold` it
     answers; from `hint_threshold` up to it, it shows the closest passage as such and says it may not be the rule.
-    `meta` says what it was trained on."""
+    With a `reader`, the reranker also reads its learned word-by-word scores (the featurizer must carry the same
+    reader: `featurizer()`). `meta` says what it was trained on."""
 
     def __init__(self, rerank: LogisticHead, answer: LogisticHead, threshold: float,
-                 meta: Mapping[str, Any] | None = None, hint_threshold: float | None = None) -> None:
+                 meta: Mapping[str, Any] | None = None, hint_threshold: float | None = None,
+                 reader: Reader | None = None) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"the answer threshold must be between 0 and 1, got {threshold!r}")
         if hint_threshold is not None and not 0.0 < hint_threshold <= threshold:
@@ -388,9 +408,22 @@ class AnswerModel:
                              f"got {hint_threshold!r}")
         self.rerank, self.answer, self.threshold = rerank, answer, threshold
         self.hint_threshold = hint_threshold
+        self.reader = reader
         self.meta: dict[str, Any] = dict(meta or {})
 
+    @property
+    def candidate_features(self) -> tuple[str, ...]:
+        """The columns the reranker reads."""
+        return CANDIDATE_FEATURES + (READING_FEATURES if self.reader is not None else ())
+
+    def featurizer(self, retriever: Retriever) -> CandidateFeaturizer:
+        """A featurizer whose rows this model reads."""
+        return CandidateFeaturizer(retriever, self.reader)
+
     def judge(self, candidates: Candidates) -> Judgement:
+        if len(candidates.hits) and candidates.features.shape[1] != len(self.rerank.coef):
+            raise ValueError(f"the answer model reads {len(self.rerank.coef)} features per candidate, got "
+                             f"{candidates.features.shape[1]}: make the candidates with model.featurizer()")
         relevance = self.rerank.probabilities(candidates.features)
         answerable = float(self.answer.probabilities(question_features(candidates, relevance)[None, :])[0]) \
             if len(relevance) else 0.0
@@ -404,10 +437,12 @@ class AnswerModel:
         arrays = {f"{name}_{part}": getattr(head, part) for name, head in (("rerank", self.rerank),
                                                                           ("answer", self.answer))
                   for part in ("mean", "scale", "coef")}
+        if self.reader is not None:
+            arrays.update(self.reader.arrays())
         np.savez_compressed(folder / ARRAYS_FILE, **arrays)
         (folder / META_FILE).write_text(json.dumps({
             "version": MODEL_VERSION, "threshold": self.threshold, "hint_threshold": self.hint_threshold,
-            "candidate_features": list(CANDIDATE_FEATURES),
+            "candidate_features": list(self.candidate_features),
             "question_features": list(QUESTION_FEATURES), "rerank_intercept": self.rerank.intercept,
             "answer_intercept": self.answer.intercept, "meta": self.meta}, indent=1), encoding="utf-8")
 
@@ -416,14 +451,16 @@ class AnswerModel:
         """Read a saved model; a missing, partial or older one is an exact error naming the folder."""
         folder = Path(directory)
         raw, arrays = read_model_files(folder, META_FILE, ARRAYS_FILE, "answer model", AnswerModelNotReady)
-        if raw.get("version") != MODEL_VERSION or raw.get("candidate_features") != list(CANDIDATE_FEATURES):
+        reader = Reader.from_arrays(arrays) if "reader_transform" in arrays else None
+        expected = CANDIDATE_FEATURES + (READING_FEATURES if reader is not None else ())
+        if raw.get("version") != MODEL_VERSION or raw.get("candidate_features") != list(expected):
             raise AnswerModelNotReady(f"the answer model in {folder} was made by another version of this code; "
                                       f"run `make index` to rebuild it")
         heads = {name: LogisticHead(arrays[f"{name}_mean"], arrays[f"{name}_scale"], arrays[f"{name}_coef"],
                                     float(raw[f"{name}_intercept"])) for name in ("rerank", "answer")}
         hint = raw.get("hint_threshold")
         return cls(heads["rerank"], heads["answer"], float(raw["threshold"]), raw.get("meta") or {},
-                   None if hint is None else float(hint))
+                   None if hint is None else float(hint), reader)
 
 
 class AnswerModelNotReady(ValueError):

@@ -7,6 +7,10 @@ school or a new question brings. The answer threshold is the one under which the
 right: answered with the evidence first, or (when the policy does not answer) abstained. A wrong passage shown as
 the answer counts as wrong as an abstention on a question the policy answers; that is what a person asking gets.
 The development set is never used to choose anything.
+
+The reranker also reads a learned word-by-word reading of each candidate (bot.qa.reading). Each question's reading
+comes from a reader trained without its fold (the same folds), so the reranker learns from scores like the ones it
+meets on questions the reader never saw; the reader kept in the model is trained on every question.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -25,6 +29,7 @@ from bot.core import artifacts
 from bot.evaluation import span_found
 from bot.qa.answerability import (MODEL_VERSION, AnswerModel, AnswerModelNotReady, CandidateFeaturizer,
                                   Candidates, LogisticHead, question_features)
+from bot.qa.reading import Reader, ReaderRecipe, fit_reader
 from bot.qa.retrieval import Retriever, SearchHit
 from bot.qa.tuning import TuningQuestion, corpus_fingerprint, default_corpus_dir, load_questions
 
@@ -37,6 +42,8 @@ C_ANSWER = 1.0
 _THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.01), 2)
 #: How the threshold is chosen (part of the recipe: a model chosen another way is stale).
 THRESHOLD_OBJECTIVE = "ended-right, hint at best abstention accuracy"
+#: How the word-by-word reader is trained (recipes compared by grouped CV in docs/benchmarks.md).
+READER = ReaderRecipe()
 
 
 def model_dir(embedder_name: str) -> Path:
@@ -81,6 +88,41 @@ def grouped_folds(items: Sequence[Example], folds: int = FOLDS) -> list[np.ndarr
     return [test for _, test in GroupKFold(n_splits=folds).split(np.zeros(len(items)), groups=groups)]
 
 
+# ------------------------------------------------------------------------------------------------ reading
+
+
+def _fit_reader(items: Sequence[Example], rows: Sequence[int]) -> Reader | None:
+    """A reader trained on `rows`; the untrained one when none of them can teach it (no word pieces, or no
+    evidence among the candidates); None when the index has no word-piece vectors at all."""
+    readings = [items[i].candidates.reading for i in rows]
+    usable = [(r, items[i].relevant) for r, i in zip(readings, rows)
+              if r is not None and len(r.question) and items[i].question.answerable and items[i].relevant.any()]
+    if usable:
+        return fit_reader([r for r, _ in usable], [y for _, y in usable], READER)
+    known = next((e.candidates.reading for e in items if e.candidates.reading is not None), None)
+    return Reader.identity(known.question.shape[1]) if known is not None else None
+
+
+def read(item: Example, reader: Reader) -> Example:
+    """The example with its candidates' READING_FEATURES appended, as `reader` reads them."""
+    found = item.candidates
+    extra = reader.features(found.reading, candidates=len(found.hits))
+    return replace(item, candidates=replace(found, features=np.hstack([found.features, extra])))
+
+
+def cross_read(items: Sequence[Example], folds: int = FOLDS) -> tuple[list[Example], Reader | None]:
+    """Every example read by a reader trained without its fold (grouped_folds), and the reader trained on all."""
+    final = _fit_reader(items, range(len(items)))
+    if final is None:
+        return list(items), None
+    out = list(items)
+    for test in grouped_folds(items, folds):
+        reader = _fit_reader(items, np.setdiff1d(np.arange(len(items)), test)) or final
+        for i in test:
+            out[int(i)] = read(items[int(i)], reader)
+    return out, final
+
+
 # ------------------------------------------------------------------------------------------------ fitting
 
 
@@ -106,13 +148,14 @@ def _honest_question_rows(items: Sequence[Example], rows: np.ndarray, folds: int
 
 
 def fit(items: Sequence[Example], rows: Sequence[int] | None = None, threshold: float = 0.5,
-        folds: int = FOLDS, meta: dict | None = None, hint_threshold: float | None = None) -> AnswerModel:
-    """A model trained on `rows` (all by default)."""
+        folds: int = FOLDS, meta: dict | None = None, hint_threshold: float | None = None,
+        reader: Reader | None = None) -> AnswerModel:
+    """A model trained on `rows` (all by default); with `reader`, `items` must carry its features (`cross_read`)."""
     chosen = np.arange(len(items)) if rows is None else np.asarray(rows)
     rerank = _fit_rerank(items, chosen)
     answer = LogisticHead.fit(_honest_question_rows(items, chosen, max(2, folds - 1)),
                               [items[i].question.answerable for i in chosen], C_ANSWER)
-    return AnswerModel(rerank, answer, threshold, meta, hint_threshold)
+    return AnswerModel(rerank, answer, threshold, meta, hint_threshold, reader)
 
 
 # ------------------------------------------------------------------------------------------------ cross-validation
@@ -197,7 +240,8 @@ def cross_validate(items: Sequence[Example], folds: int = FOLDS) -> CrossValidat
 
 
 def recipe_fingerprint() -> str:
-    return hashlib.sha256(repr((MODEL_VERSION, C_RERANK, C_ANSWER, THRESHOLD_OBJECTIVE)).encode()).hexdigest()[:16]
+    return hashlib.sha256(repr((MODEL_VERSION, C_RERANK, C_ANSWER, THRESHOLD_OBJECTIVE, READER)).encode()
+                          ).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -210,14 +254,14 @@ def train(retriever: Retriever, corpus_dir: Path | str | None = None, folds: int
     """Cross-validate (grouped by section) to choose the threshold, then fit on every tuning question."""
     questions = [q for q in load_questions(corpus_dir) if q.school in retriever.schools.slugs]
     featurizer = CandidateFeaturizer(retriever)
-    items = examples(questions, featurizer)
+    items, reader = cross_read(examples(questions, featurizer), folds)
     crossval = cross_validate(items, folds)
     meta = {"embedder": retriever.embedder.name, "corpus": corpus_fingerprint(corpus_dir),
             "indexes": _indexes_fingerprint(retriever, {q.school for q in questions}),
             "recipe": recipe_fingerprint(), "questions": len(questions), "folds": folds,
             "crossval": {k: round(v, 4) for k, v in crossval.figures().items()}}
     return TrainedAnswerModel(fit(items, threshold=crossval.threshold, folds=folds, meta=meta,
-                                  hint_threshold=crossval.hint_threshold), crossval)
+                                  hint_threshold=crossval.hint_threshold, reader=reader), crossval)
 
 
 def _checked(retriever: Retriever, corpus_dir: Path | str | None = None) -> tuple[str, AnswerModel | None]:
@@ -273,6 +317,6 @@ def build(retriever: Retriever, force: bool = False) -> str:
             f"{figures['abstention_accuracy']:.3f}, threshold {trained.crossval.threshold:.2f})")
 
 
-__all__ = ["CrossValidation", "Example", "FOLDS", "TrainedAnswerModel", "TuningQuestion", "build",
+__all__ = ["CrossValidation", "Example", "FOLDS", "READER", "cross_read", "read", "TrainedAnswerModel", "TuningQuestion", "build",
            "corpus_fingerprint", "cross_validate", "default_corpus_dir", "examples", "fit", "grouped_folds",
            "load_questions", "model_dir", "model_state", "ready_model", "save_atomically", "train"]
