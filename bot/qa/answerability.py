@@ -33,7 +33,7 @@ from bot.qa.retrieval import Retriever, SearchHit, query_tokens, roles_served
 from bot.text import lemmas, normalise_query
 
 #: Bump when features or the file layout change, so a saved model is rebuilt rather than misread.
-MODEL_VERSION = 5
+MODEL_VERSION = 6
 ARRAYS_FILE = "answer_model.npz"
 META_FILE = "answer_model.json"
 #: Candidates: the fused top ones, plus this many more each by dense, BM25 and best sentence.
@@ -72,7 +72,7 @@ _TOP_FEATURES: tuple[str, ...] = (
     "names_asked_person", "asks_person", *_WORD_SUMMARY)
 QUESTION_FEATURES: tuple[str, ...] = ("best", "second", "margin", "max_dense", "max_lexical_log",
                                       "max_sentence", *(f"top_{n}" for n in _TOP_FEATURES),
-                                      *(f"max_{n}" for n in _WORD_SUMMARY))
+                                      *(f"max_{n}" for n in _WORD_SUMMARY), "max_reading", "top_reading")
 
 
 def question_type(question: str) -> str:
@@ -299,9 +299,13 @@ def question_features(candidates: Candidates, rerank: np.ndarray) -> np.ndarray:
     best = float(rerank[order[0]])
     second = float(rerank[order[1]]) if len(order) > 1 else 0.0
     top = rows[order[0]]
+    # The learned reading over "none of these" (bot.qa.reading), when the rows carry it: the best candidate's and
+    # the first-ranked one's. Zeros for a model without a reader.
+    reading = (rows[:, len(CANDIDATE_FEATURES)].max(), top[len(CANDIDATE_FEATURES)]) \
+        if rows.shape[1] > len(CANDIDATE_FEATURES) else (0.0, 0.0)
     return np.array([best, second, best - second, rows[:, _AT["dense"]].max(), rows[:, _AT["lexical_log"]].max(),
                      rows[:, _AT["sentence_best"]].max(), *(top[_AT[n]] for n in _TOP_FEATURES),
-                     *(rows[:, _AT[n]].max() for n in _WORD_SUMMARY)])
+                     *(rows[:, _AT[n]].max() for n in _WORD_SUMMARY), *reading])
 
 
 # ------------------------------------------------------------------------------------------------ the model
@@ -451,7 +455,12 @@ class AnswerModel:
         """Read a saved model; a missing, partial or older one is an exact error naming the folder."""
         folder = Path(directory)
         raw, arrays = read_model_files(folder, META_FILE, ARRAYS_FILE, "answer model", AnswerModelNotReady)
-        reader = Reader.from_arrays(arrays) if "reader_transform" in arrays else None
+        try:
+            reader = (Reader.from_arrays(arrays) if raw.get("version") == MODEL_VERSION
+                      and "reader_transform" in arrays else None)
+        except (KeyError, ValueError):
+            reader = None
+            raw = {**raw, "version": None}  # a reader half written by other code: rebuild, never misread
         expected = CANDIDATE_FEATURES + (READING_FEATURES if reader is not None else ())
         if raw.get("version") != MODEL_VERSION or raw.get("candidate_features") != list(expected):
             raise AnswerModelNotReady(f"the answer model in {folder} was made by another version of this code; "

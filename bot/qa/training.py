@@ -92,13 +92,12 @@ def grouped_folds(items: Sequence[Example], folds: int = FOLDS) -> list[np.ndarr
 
 
 def _fit_reader(items: Sequence[Example], rows: Sequence[int]) -> Reader | None:
-    """A reader trained on `rows`; the untrained one when none of them can teach it (no word pieces, or no
-    evidence among the candidates); None when the index has no word-piece vectors at all."""
-    readings = [items[i].candidates.reading for i in rows]
-    usable = [(r, items[i].relevant) for r, i in zip(readings, rows)
-              if r is not None and len(r.question) and items[i].question.answerable and items[i].relevant.any()]
-    if usable:
-        return fit_reader([r for r, _ in usable], [y for _, y in usable], READER)
+    """A reader trained on `rows`; the untrained one when none of them can teach it which passage is right (no
+    word pieces, or no evidence among the candidates); None when the index has no word-piece vectors at all."""
+    if any(items[i].candidates.reading is not None and items[i].question.answerable and items[i].relevant.any()
+           for i in rows):
+        return fit_reader([items[i].candidates.reading for i in rows], [items[i].relevant for i in rows],
+                          [items[i].question.answerable for i in rows], READER)
     known = next((e.candidates.reading for e in items if e.candidates.reading is not None), None)
     return Reader.identity(known.question.shape[1]) if known is not None else None
 

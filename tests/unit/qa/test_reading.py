@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.qa.answerability import CANDIDATE_FEATURES, QUESTION_FEATURES, AnswerModel, CandidateFeaturizer, \
-    LogisticHead
+from bot.qa.answerability import CANDIDATE_FEATURES, QUESTION_FEATURES, AnswerModel, AnswerModelNotReady, \
+    CandidateFeaturizer, LogisticHead
 from bot.qa.index import SentenceIndex
 from bot.qa.reading import READING_FEATURES, Reader, ReaderRecipe, Reading, fit_reader
 from bot.qa.retrieval import Retriever
@@ -48,33 +48,43 @@ def test_no_word_pieces_reads_as_zeros_for_every_candidate() -> None:
     assert np.array_equal(Reader.identity(4).features(None, candidates=5), np.zeros((5, 3)))
 
 
-def _task(rng: np.random.Generator, rotation: np.ndarray, questions: int) -> tuple[list[Reading], list[np.ndarray]]:
+def _task(rng: np.random.Generator, rotation: np.ndarray, questions: int
+          ) -> tuple[list[Reading], list[np.ndarray], list[bool]]:
     """Each question has a common piece and a telling one. The passage holding the evidence words the telling piece
-    another way (the rotation), so frozen vectors do not see it; a distractor repeats the common piece."""
-    readings, relevant = [], []
-    for _ in range(questions):
+    another way (the rotation), so frozen vectors do not see it; a distractor repeats the common piece. Every
+    third question is one the policy does not answer: two distractors, no evidence."""
+    readings, relevant, answerable = [], [], []
+    for n in range(questions):
         common, telling = _unit(*rng.normal(size=(2, 8)))
-        evidence = _unit(telling @ rotation, rng.normal(size=8))
+        answers = n % 3 != 2
+        evidence = _unit(telling @ rotation, rng.normal(size=8)) if answers else _unit(common, rng.normal(size=8))
         distractor = _unit(common, rng.normal(size=8))
         readings.append(Reading(np.vstack([common, telling]), np.array([1.0, 1.0]), (0, 1),
                                 _sentences([distractor, evidence])))
-        relevant.append(np.array([False, True]))
-    return readings, relevant
+        relevant.append(np.array([False, answers]))
+        answerable.append(answers)
+    return readings, relevant, answerable
 
 
-def test_training_learns_a_match_the_frozen_vectors_miss() -> None:
+def test_training_learns_a_match_the_frozen_vectors_miss_and_when_nothing_is_good_enough() -> None:
     rng = np.random.default_rng(0)
     rotation = np.linalg.qr(rng.normal(size=(8, 8)))[0].astype(np.float32)
-    train, targets = _task(rng, rotation, 120)
-    held_out, _ = _task(rng, rotation, 40)
+    train, targets, answerable = _task(rng, rotation, 180)
+    held_out, _, held_out_answerable = _task(rng, rotation, 60)
 
     def right(reader: Reader) -> float:
-        return float(np.mean([np.argmax(reader.features(r)[:, 0]) == 1 for r in held_out]))
+        return float(np.mean([np.argmax(reader.features(r)[:, 0]) == 1
+                              for r, a in zip(held_out, held_out_answerable) if a]))
 
-    trained = fit_reader(train, targets, ReaderRecipe(epochs=40, learning_rate=0.05, anchor=0.0))
-    assert right(Reader.identity(8)) < 0.5
-    assert right(trained) >= 0.8
-    again = [fit_reader(train, targets, ReaderRecipe(epochs=2)) for _ in range(2)]
+    def told_apart(reader: Reader) -> float:
+        """Answerable questions read above "none of these", the others below."""
+        return float(np.mean([(reader.features(r)[:, 0].max() > 0) == a
+                              for r, a in zip(held_out, held_out_answerable)]))
+
+    trained = fit_reader(train, targets, answerable, ReaderRecipe(epochs=40, learning_rate=0.05, anchor=0.0))
+    assert right(Reader.identity(8)) < 0.5 and told_apart(Reader.identity(8)) < 0.7
+    assert right(trained) >= 0.8 and told_apart(trained) >= 0.8
+    again = [fit_reader(train, targets, answerable, ReaderRecipe(epochs=2)) for _ in range(2)]
     assert np.array_equal(again[0].transform, again[1].transform) and again[0].rarity_weight == again[1].rarity_weight
 
 
@@ -84,7 +94,7 @@ def test_exact_errors_for_a_malformed_reader_or_nothing_to_learn_from() -> None:
         Reader(np.zeros((4, 3), np.float32), np.zeros(4, np.float32), 1.0)
     reading = Reading(np.eye(4, dtype=np.float32)[:1], np.ones(1), (0,), _sentences([np.eye(4)[[0]]]))
     with pytest.raises(ValueError, match=r"a reader needs questions whose evidence is among their candidates"):
-        fit_reader([reading], [np.array([False])])
+        fit_reader([reading], [np.array([False])], [False])
 
 
 def test_a_model_with_a_reader_stores_it_and_reads_the_same_after(retriever: Retriever, tmp_path: Path) -> None:
@@ -93,12 +103,13 @@ def test_a_model_with_a_reader_stores_it_and_reads_the_same_after(retriever: Ret
     rerank = LogisticHead(np.zeros(size), np.ones(size), np.r_[np.zeros(size - 3), 4.0, 0.0, 0.0], 0.0)
     answer = LogisticHead(np.zeros(len(QUESTION_FEATURES)), np.ones(len(QUESTION_FEATURES)),
                           np.zeros(len(QUESTION_FEATURES)), 2.0)
-    reader = Reader(np.eye(dim, dtype=np.float32) * 2, np.full(dim, 0.1, np.float32), 0.5)
+    reader = Reader(np.eye(dim, dtype=np.float32) * 2, np.full(dim, 0.1, np.float32), 0.5, 0.7)
     model = AnswerModel(rerank, answer, 0.5, {}, None, reader)
     model.save(tmp_path / "model")
     loaded = AnswerModel.load(tmp_path / "model")
     assert loaded.reader is not None and np.array_equal(loaded.reader.transform, reader.transform)
     assert np.array_equal(loaded.reader.direction, reader.direction) and loaded.reader.rarity_weight == 0.5
+    assert loaded.reader.abstain == 0.7
     question = "must pupils hand in their phones?"
     candidates = model.featurizer(retriever).candidates("alder", question, "pupil")
     assert candidates.features.shape[1] == size
@@ -109,3 +120,18 @@ def test_a_model_with_a_reader_stores_it_and_reads_the_same_after(retriever: Ret
     with pytest.raises(ValueError, match=rf"the answer model reads {size} features per candidate, got "
                                          rf"{len(CANDIDATE_FEATURES)}: make the candidates with model.featurizer"):
         model.judge(CandidateFeaturizer(retriever).candidates("alder", question, "pupil"))
+
+
+def test_a_model_saved_by_code_without_the_readers_abstain_score_is_rebuilt_not_misread(
+        retriever: Retriever, tmp_path: Path) -> None:
+    dim = retriever.index_for("alder").dense.dim
+    size = len(CANDIDATE_FEATURES) + len(READING_FEATURES)
+    head = LogisticHead(np.zeros(size), np.ones(size), np.zeros(size), 0.0)
+    answer = LogisticHead(np.zeros(len(QUESTION_FEATURES)), np.ones(len(QUESTION_FEATURES)),
+                          np.zeros(len(QUESTION_FEATURES)), 0.0)
+    AnswerModel(head, answer, 0.5, {}, None, Reader.identity(dim)).save(tmp_path / "model")
+    arrays = dict(np.load(tmp_path / "model" / "answer_model.npz"))
+    del arrays["reader_abstain"]
+    np.savez_compressed(tmp_path / "model" / "answer_model.npz", **arrays)
+    with pytest.raises(AnswerModelNotReady, match=r"made by another version of this code; run `make index`"):
+        AnswerModel.load(tmp_path / "model")
