@@ -28,7 +28,7 @@ from bot.core.artifacts import read_model_files
 from bot.core.embedder import TokenVectors
 from bot.core.roles import canonical_role
 from bot.qa.index import SchoolIndex, passage_sentences
-from bot.qa.reading import READING_FEATURES, Reader, Reading
+from bot.qa.reading import READING_FEATURES, Reader, Reading, stack_passages
 from bot.qa.retrieval import Retriever, SearchHit, query_tokens, roles_served
 from bot.text import lemmas, normalise_query
 
@@ -283,10 +283,8 @@ class CandidateFeaturizer:
                 *matched[at], *(matched[at, [1, 2]] - best_matched)])
         features = np.asarray(rows, dtype=np.float64)
         if self.reader is not None:
-            dim = index.dense.dim
-            stacked = [np.vstack([s for s in m if len(s)]) if any(len(s) for s in m)
-                       else np.zeros((1, dim), dtype=np.float32) for m in matrices]
-            features = np.hstack([features, self.reader.features(reading, stacked, len(chosen))])
+            features = np.hstack([features, self.reader.features(
+                reading, stack_passages(matrices, index.dense.dim), len(chosen))])
         return Candidates(tuple(hits[r] for r in chosen), features, reading)
 
 

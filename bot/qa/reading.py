@@ -33,6 +33,13 @@ READING_FEATURES: tuple[str, ...] = ("reading", "reading_gap", "reading_rank_log
 # ------------------------------------------------------------------------------------------------ inputs
 
 
+def stack_passages(matrices: Sequence[Sequence[np.ndarray]], dim: int) -> list[np.ndarray]:
+    """Each passage's word-piece vectors, its sentences (SentenceIndex.token_matrices) end to end; one zero row for
+    a passage with none, which then scores 0."""
+    return [np.vstack(parts) if parts else np.zeros((1, dim), dtype=np.float32)
+            for parts in ([s for s in sentences if len(s)] for sentences in matrices)]
+
+
 @dataclass(frozen=True, eq=False)
 class Reading:
     """What a reading of one question needs: the question's word-piece vectors and their rarity in the school's
@@ -44,12 +51,8 @@ class Reading:
     sentences: SentenceIndex = field(repr=False)
 
     def passage_vectors(self) -> list[np.ndarray]:
-        """Each candidate's word-piece vectors, its sentences end to end (one zero row for a passage with none,
-        which then scores 0)."""
-        dim = self.question.shape[1]
-        return [np.vstack(parts) if parts else np.zeros((1, dim), dtype=np.float32)
-                for parts in ([s for s in matrices if len(s)]
-                              for matrices in self.sentences.token_matrices(self.passages))]
+        """Each candidate's word-piece vectors (`stack_passages`)."""
+        return stack_passages(self.sentences.token_matrices(self.passages), self.question.shape[1])
 
 
 # ------------------------------------------------------------------------------------------------ the reader
@@ -176,4 +179,4 @@ def fit_reader(readings: Sequence[Reading], relevant: Sequence[np.ndarray], answ
                   float(rarity_weight.detach()), float(abstain.detach()))
 
 
-__all__ = ["READING_FEATURES", "Reader", "ReaderRecipe", "Reading", "fit_reader"]
+__all__ = ["READING_FEATURES", "Reader", "ReaderRecipe", "Reading", "fit_reader", "stack_passages"]
