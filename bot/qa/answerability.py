@@ -64,6 +64,11 @@ CANDIDATE_FEATURES: tuple[str, ...] = (
     "sentence_cover", "names_asked_person", "asks_person", "table_serves", "table_other", *WORD_FEATURES,
     "words_weighted_gap", "words_sentence_gap")
 _AT = {name: i for i, name in enumerate(CANDIDATE_FEATURES)}
+
+
+def candidate_columns(reader: Reader | None) -> tuple[str, ...]:
+    """The columns of a candidate's row: CANDIDATE_FEATURES, then READING_FEATURES when a reader reads it."""
+    return CANDIDATE_FEATURES + (READING_FEATURES if reader is not None else ())
 #: The best candidate's features the answer head reads (besides the scores).
 _TOP_FEATURES: tuple[str, ...] = (
     "cover_search", "cover_text", "cover_heading", "cover_synonyms", "audience_everyone", "audience_serves",
@@ -203,8 +208,7 @@ class CandidateFeaturizer:
         role = canonical_role(role)
         index = self.retriever.index_for(school)
         if not index.passages or not question.strip():
-            return Candidates((), np.zeros((0, len(CANDIDATE_FEATURES) + (len(READING_FEATURES) if self.reader
-                                                                          else 0))))
+            return Candidates((), np.zeros((0, len(candidate_columns(self.reader)))))
         question = self.retriever.schools.get(school).without_own_name(question)
         words = self.words_for(school)
         question_tokens: TokenVectors | None = None
@@ -416,7 +420,7 @@ class AnswerModel:
     @property
     def candidate_features(self) -> tuple[str, ...]:
         """The columns the reranker reads."""
-        return CANDIDATE_FEATURES + (READING_FEATURES if self.reader is not None else ())
+        return candidate_columns(self.reader)
 
     def featurizer(self, retriever: Retriever) -> CandidateFeaturizer:
         """A featurizer whose rows this model reads."""
@@ -459,8 +463,7 @@ class AnswerModel:
         except (KeyError, ValueError):
             reader = None
             raw = {**raw, "version": None}  # a reader half written by other code: rebuild, never misread
-        expected = CANDIDATE_FEATURES + (READING_FEATURES if reader is not None else ())
-        if raw.get("version") != MODEL_VERSION or raw.get("candidate_features") != list(expected):
+        if raw.get("version") != MODEL_VERSION or raw.get("candidate_features") != list(candidate_columns(reader)):
             raise AnswerModelNotReady(f"the answer model in {folder} was made by another version of this code; "
                                       f"run `make index` to rebuild it")
         heads = {name: LogisticHead(arrays[f"{name}_mean"], arrays[f"{name}_scale"], arrays[f"{name}_coef"],

@@ -316,6 +316,7 @@ def build(retriever: Retriever, force: bool = False) -> str:
             f"{figures['abstention_accuracy']:.3f}, threshold {trained.crossval.threshold:.2f})")
 
 
-__all__ = ["CrossValidation", "Example", "FOLDS", "READER", "cross_read", "read", "TrainedAnswerModel", "TuningQuestion", "build",
-           "corpus_fingerprint", "cross_validate", "default_corpus_dir", "examples", "fit", "grouped_folds",
-           "load_questions", "model_dir", "model_state", "ready_model", "save_atomically", "train"]
+__all__ = ["CrossValidation", "Example", "FOLDS", "READER", "TrainedAnswerModel", "TuningQuestion", "build",
+           "corpus_fingerprint", "cross_read", "cross_validate", "default_corpus_dir", "examples", "fit",
+           "grouped_folds", "load_questions", "model_dir", "model_state", "read", "ready_model", "save_atomically",
+           "train"]
