@@ -93,11 +93,35 @@ def who_is(retriever: Retriever, school: str, post: str) -> WhoIsAnswer:
         return WhoIsAnswer(f"{profile.short_name}'s {profile.policy_title} doesn't name the {post_name}.{role_text}"
                            f"{ask}", contact, None)
     hits = retriever.retrieve(school, f"who is the {post_name} {contact.name}", "any", k=10)
-    named = next((h for h in hits if contact.name.split(" and ")[0].lower() in h.text.lower()), None)
+    named = _naming_passage(hits, contact.name.split(" and ")[0], post)
     text = f"The {post_name} at {profile.short_name} is {contact.name}."
     if named:
         text += "\n" + cite_line(profile, named)
     return WhoIsAnswer(text, contact, named)
+
+
+#: How many words apart a post's name and a person's may be for a line to say that the person holds the post.
+_NEAR = 8
+_WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
+#: Words a policy names a post by that a question rarely uses ("the Governing Body's lead is ...").
+_POLICY_WORDS: dict[str, frozenset[str]] = {"governor": frozenset({"governing", "governors"}),
+                                            "dsl": frozenset({"dsls"})}
+
+
+def _naming_passage(hits: list[SearchHit], name: str, post: str) -> SearchHit | None:
+    """The passage to quote for "<name> is the <post>": the best-ranked one where a word of the post stands near
+    the name on one line ("Designated Safeguarding Lead **Claire Richardson**"), not merely one that lists the name
+    (a list of who is told about an incident says nothing about who is the DSL); else the first with the name."""
+    name_words = _WORD.findall(name.lower())
+    post_words = _POST_WORDS[post] | _POLICY_WORDS.get(post, frozenset())
+    for hit in hits:
+        for line in hit.text.lower().splitlines():
+            words = _WORD.findall(line)
+            starts = [i for i in range(len(words)) if words[i:i + len(name_words)] == name_words]
+            marks = [i for i, w in enumerate(words) if w in post_words or w.replace("-", "") in post_words]
+            if any(abs(i - j) <= _NEAR for i in starts for j in marks):
+                return hit
+    return next((h for h in hits if name.lower() in h.text.lower()), None)
 
 
 __all__ = ["POSTS", "WhoIsAnswer", "asked_post", "contact_for", "who_is"]
