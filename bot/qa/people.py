@@ -28,6 +28,8 @@ _POST_WORDS: dict[str, frozenset[str]] = {
     "governor": frozenset({"governor"}),
     "data_protection_officer": frozenset({"dpo", "gdpr", "data"}),
 }
+#: Posts a question names by a word of their own, checked before "online safety" (see asked_post).
+_NAMED_FIRST = ("governor", "dsl", "data_protection_officer")
 # Only identity questions, in the ways people ask them ("who is the DSL?", "whos our head", "what's the name of the
 # principal?", "what is the headteacher called?"), not "who checks the devices?" or "who does the DSL report to?":
 # those the policy answers. The question is normalised first (normalise_query: "what's" is "what is").
@@ -50,10 +52,14 @@ def asked_post(question: str) -> str | None:
     if not match or len(lemmas(match[1])) > 5:
         return None
     asked = set(lemmas(match[1])) | set(match[1].split())
-    if "online" in asked and "safety" in asked:
+    # A post named outright wins over the topic it is for: "the governor responsible for online safety" is a
+    # governor, "the DSL for online safety" the DSL; "online safety" alone (or "head of online safety") is the lead.
+    named = next((post for post in _NAMED_FIRST if asked & _POST_WORDS[post]), None)
+    if named:
+        return named
+    if ("online" in asked and "safety" in asked) or asked & (_POST_WORDS["online_safety_lead"] - {"online"}):
         return "online_safety_lead"
-    return next((post for post, words in _POST_WORDS.items() if post != "online_safety_lead" and asked & words),
-                None)
+    return "headteacher" if asked & _POST_WORDS["headteacher"] else None
 
 
 def contact_for(profile: SchoolProfile, post: str) -> Contact | None:

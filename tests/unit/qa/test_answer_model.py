@@ -103,6 +103,10 @@ def test_no_rule_for_anyone_is_a_plain_abstention_naming_who_to_ask(retriever: R
     ("name of the designated safeguarding lead please", "dsl"),
     ("tell me who the online safety lead is", "online_safety_lead"),
     ("what are the names of the safeguarding leads", "dsl"),
+    ("Who is the governor responsible for online safety?", "governor"),
+    ("who's the online safety governor", "governor"),
+    ("who is the head of online safety", "online_safety_lead"),
+    ("who is the e-safety coordinator", "online_safety_lead"),
     # Questions that name a post without asking who holds it: the policy answers these.
     ("Who does the online safety coordinator answer to?", None),
     ("What is the DSL responsible for?", None),
