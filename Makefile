@@ -23,7 +23,7 @@ PYTHON    ?= $(shell command -v python3.11 || command -v python3)
 # The stamp is named after the lock and pyproject contents: same files -> nothing to do; changed -> reinstall.
 STAMP     := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: help install index test eval eval-e2e bench bench-e2e run chat train train-ci validate test-stories serve shell clean distclean web chromium e2e-web teams-package \
+.PHONY: help install index test eval eval-e2e eval-probes bench bench-e2e run chat train train-ci validate test-stories serve shell clean distclean web chromium e2e-web teams-package \
   nginx deploy-config proxy deploy-systemd crash-trial cluster cluster-deps test-cluster check-deploy deploy-tools
 
 help:
@@ -76,6 +76,14 @@ eval: install index
 # The safeguarding dev set, then the policy questions, through the real Rasa + action servers over REST.
 eval-e2e: install index train
 	$(PY) -m tools.eval_e2e
+
+# The blind probes (data/eval/probes/, measurement only): the question probes through the library, then the
+# safeguarding probe and the cross-school question probe through the whole assistant over REST.
+PROBES := data/eval/probes
+eval-probes: install index train
+	$(POLICYBOT) eval --no-corpus --questions $(PROBES)/questions-probe-4.jsonl
+	$(POLICYBOT) eval --no-corpus --questions $(PROBES)/questions-probe-5.jsonl
+	$(PY) -m tools.eval_e2e --screen-items $(PROBES)/safeguarding-probe-3.jsonl --questions $(PROBES)/questions-probe-5.jsonl
 
 # Retrieval quality, latency, build and scale; then the answer core side by side (dev, grouped CV, per kind,
 # baselines, each embedder in BENCH_EMBEDDERS with warm latency).
