@@ -69,6 +69,8 @@ _AT = {name: i for i, name in enumerate(CANDIDATE_FEATURES)}
 def candidate_columns(reader: Reader | None) -> tuple[str, ...]:
     """The columns of a candidate's row: CANDIDATE_FEATURES, then READING_FEATURES when a reader reads it."""
     return CANDIDATE_FEATURES + (READING_FEATURES if reader is not None else ())
+
+
 #: The best candidate's features the answer head reads (besides the scores).
 _TOP_FEATURES: tuple[str, ...] = (
     "cover_search", "cover_text", "cover_heading", "cover_synonyms", "audience_everyone", "audience_serves",
