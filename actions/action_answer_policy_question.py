@@ -11,7 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.answering import (answer_and_record, ask_for_missing_context, asked_school, is_sensitive_question,
                                 reuses_question_embeddings)
-from actions.inducting import carry_on_if_inducting
+from actions.inducting import carry_on_if_inducting, offer_induction_if_new
 from bot.qa.answer import MAX_QUESTION_CHARS
 
 
@@ -38,4 +38,5 @@ class ActionAnswerPolicyQuestion(Action):
         events = answer_and_record(dispatcher, school, question, role,
                                    sensitive=is_sensitive_question(tracker.latest_message))
         carry_on_if_inducting(dispatcher, tracker, school)
+        offer_induction_if_new(dispatcher, tracker)
         return events

@@ -9,7 +9,9 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.handing_off import hand_off, screen_result, send_safe_signposting
+from actions.answering import answer_a_concerns_question
+from actions.handing_off import full_text, hand_off, screen_result, send_safe_signposting
+from actions.languages import language_of
 
 
 class ActionDslHandoff(Action):
@@ -30,5 +32,9 @@ class ActionDslHandoff(Action):
             send_safe_signposting(dispatcher, tracker.get_slot("role"))
             dispatcher.utter_message(response="utter_ask_school_for_disclosure")
             return events + [SlotSet("pending_disclosure", message.get("message_id"))]
-        reference = hand_off(dispatcher, tracker, school, message, screen_result(message))
+        result = screen_result(message)
+        reference = hand_off(dispatcher, tracker, school, message, result)
+        if reference is not None and language_of(message) == "en":
+            answer_a_concerns_question(dispatcher, tracker, school, message, result.label, result.urgency,
+                                       full_text(message))
         return events + [SlotSet("last_concern_reference", reference), SlotSet("pending_disclosure", None)]

@@ -119,6 +119,31 @@ def is_sensitive_question(message: dict[str, Any]) -> bool:
         verdict.get("category") in SENSITIVE_CATEGORIES or bool(verdict.get("signpost")))
 
 
+#: How sure the intent classifier must be that a concern handed to the DSL is also a policy question for it to be
+#: answered as well (its own ranking, kept under the safeguarding intent the screen put first).
+CONCERN_QUESTION_SHARE = 0.5
+QUESTION_INTENTS = frozenset({"ask_policy"})
+
+
+def answer_a_concerns_question(dispatcher: CollectingDispatcher, tracker: Tracker, school: str,
+                               message: dict[str, Any], label: str, urgency: str, text: str) -> None:
+    """After a *concern* is handed off ("my mate wants my login, can I give it him?"), also answer the policy
+    question it asks, when the classifier reads it as one and the policy answers it. Never after a disclosure (the
+    reply stays on the person) or a danger-now hand-off, and nothing is kept for the gaps report."""
+    if label != "concern" or urgency == "immediate" or not text:
+        return
+    ranking = [r for r in message.get("intent_ranking") or []
+               if isinstance(r, dict) and r.get("name") not in contract.SAFEGUARDING_INTENTS]
+    if not ranking or ranking[0].get("name") not in QUESTION_INTENTS \
+            or float(ranking[0].get("confidence") or 0.0) < CONCERN_QUESTION_SHARE:
+        return
+    result = answer(school, text, tracker.get_slot("role"))
+    if result.abstained:
+        return
+    dispatcher.utter_message(text="You also asked about the rules, so here is what the policy says:")
+    dispatcher.utter_message(text=result.text)
+
+
 def ask_for_missing_context(dispatcher: CollectingDispatcher, school: str | None, role: str | None) -> bool:
     """Ask for the school, then the role, once each; True if something had to be asked."""
     if not school:

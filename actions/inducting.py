@@ -9,6 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
+from bot.core import contract
 from bot.induction.plans import induction_file
 from bot.induction.service import Turn
 
@@ -48,3 +49,26 @@ def carry_on_if_inducting(dispatcher: CollectingDispatcher, tracker: Tracker, sc
     turn = services.induction().carry_on_prompt(school, tracker.sender_id)
     for message in turn.messages:
         dispatcher.utter_message(text=message.text, buttons=message.rasa_buttons())
+
+
+#: The NLU's probability of start_induction at or above which an answered question also offers the induction: the
+#: classifier's second thought that the asker is new ("I've just started as a TA - can I ...?"), not a word list.
+INDUCTION_OFFER_SHARE = 0.1
+#: Chat roles an induction is for (pupils and parents have none).
+_INDUCTED_ROLES = frozenset({"staff", "governor", "visitor"})
+
+
+def offer_induction_if_new(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """After answering a question from someone who says they are new, offer their own school's induction with a
+    button, unless one is under way, the school has none, or the asker is a pupil or parent."""
+    school = tracker.get_slot("school")
+    if (tracker.get_slot("induction_active") or services.known_school(school) is None
+            or not induction_file(school).is_file() or tracker.get_slot("role") not in (None, *_INDUCTED_ROLES)):
+        return
+    ranking = tracker.latest_message.get("intent_ranking") or []
+    share = next((float(r.get("confidence") or 0.0) for r in ranking
+                  if isinstance(r, dict) and r.get("name") == contract.START_INDUCTION_INTENT), 0.0)
+    if share >= INDUCTION_OFFER_SHARE:
+        dispatcher.utter_message(text="As you're new here, I can also take you through your induction, step by step.",
+                                 buttons=[{"title": "Start my induction",
+                                           "payload": f"/{contract.START_INDUCTION_INTENT}"}])

@@ -24,7 +24,7 @@ from actions.action_induction_save_person import ActionInductionSavePerson
 from actions.action_induction_skip_person import ActionInductionSkipPerson
 from actions.action_set_school import ActionSetSchool
 from actions.action_start_induction import ActionStartInduction
-from actions.inducting import NO_PERSON_NEEDED, carry_on_if_inducting
+from actions.inducting import INDUCTION_OFFER_SHARE, NO_PERSON_NEEDED, carry_on_if_inducting, offer_induction_if_new
 from bot.induction.plans import load_plan
 from bot.induction.store import InductionStore
 
@@ -144,6 +144,31 @@ def test_a_free_question_mid_induction_ends_with_shall_we_carry_on() -> None:
     quiet = CollectingDispatcher()
     carry_on_if_inducting(quiet, tracker(slots={"school": "ouston", "induction_active": False}), "ouston")
     assert quiet.messages == []
+
+
+def ranked(text: str, slots: dict[str, Any], induction_share: float) -> Tracker:
+    """An answered question whose NLU ranking gives start_induction `induction_share`."""
+    state = tracker(text, slots, intent="ask_policy")
+    state.latest_message["intent_ranking"] = [{"name": "ask_policy", "confidence": 1.0 - induction_share},
+                                              {"name": "start_induction", "confidence": induction_share}]
+    return state
+
+
+@pytest.mark.parametrize("slots, share, offered", [
+    ({"school": "ouston", "role": "staff"}, INDUCTION_OFFER_SHARE, True),
+    ({"school": "ouston"}, 0.4, True),
+    ({"school": "ouston", "role": "staff"}, INDUCTION_OFFER_SHARE - 0.01, False),
+    ({"school": "ouston", "role": "pupil"}, 0.4, False),
+    ({"school": "ouston", "role": "parent"}, 0.4, False),
+    ({"school": "ouston", "role": "staff", "induction_active": True}, 0.4, False),
+    ({"role": "staff"}, 0.4, False),
+])
+def test_a_new_starters_answered_question_also_offers_the_induction(slots: dict[str, Any], share: float,
+                                                                     offered: bool) -> None:
+    dispatcher = CollectingDispatcher()
+    offer_induction_if_new(dispatcher, ranked("just started as a TA - can I use my phone in class?", slots, share))
+    assert payloads(dispatcher) == (["/start_induction"] if offered else [])
+    assert ("your induction" in texts(dispatcher)) is offered
 
 
 def test_acknowledging_writes_the_record_before_confirming_and_a_name_can_be_added() -> None:

@@ -240,6 +240,44 @@ def test_stop_pauses_the_form_and_keeps_the_answers() -> None:
     assert dispatcher.messages[0]["response"] == "utter_concern_report_paused"
 
 
+def concern_question_tracker(label: str, top_intent: str, share: float, urgency: str = "standard") -> Tracker:
+    """A message the screen hands off (`label`) whose classifier ranking, kept under the safeguarding intent, puts
+    `top_intent` first at `share`."""
+    state = disclosure_tracker(text="can I use my phone in lessons?", message_id=f"cq-{label}-{top_intent}-{share}",
+                               urgency="concern" if label == "concern" else urgency, category="online_safety")
+    state.latest_message["intent_ranking"] = [{"name": "safeguarding_disclosure", "confidence": 1.0},
+                                              {"name": top_intent, "confidence": share},
+                                              {"name": "chitchat", "confidence": 1.0 - share}]
+    return state
+
+
+def test_a_concern_that_asks_a_policy_question_is_passed_on_then_answered() -> None:
+    """Recorded and acknowledged first; then the policy's answer, and none of it kept for the gaps report."""
+    events, dispatcher = run(ActionDslHandoff(), concern_question_tracker("concern", "ask_policy", 0.9))
+    reference = slot(events, "last_concern_reference")
+    texts = [m.get("text") or "" for m in dispatcher.messages]
+    expected = services.assistant().answer("alder", "can I use my phone in lessons?", "pupil")
+    assert not expected.abstained
+    acknowledged = next(i for i, t in enumerate(texts) if reference in t)
+    assert acknowledged < len(texts) - 2
+    assert texts[-2:] == ["You also asked about the rules, so here is what the policy says:", expected.text]
+    with services.feedback()._engine.connect() as connection:  # noqa: SLF001 - what is on disk is the point
+        assert connection.exec_driver_sql("SELECT COUNT(*) FROM policy_questions").scalar() == 0
+
+
+@pytest.mark.parametrize("label, top_intent, share, urgency", [
+    ("disclosure", "ask_policy", 0.9, "high"),       # a disclosure's reply stays on the person
+    ("disclosure", "ask_policy", 0.9, "immediate"),
+    ("concern", "chitchat", 0.9, "standard"),         # not read as a policy question
+    ("concern", "ask_policy", 0.4, "standard"),       # not sure enough that it is one
+])
+def test_a_hand_off_adds_no_policy_answer_unless_a_concern_asks_a_question(label: str, top_intent: str,
+                                                                          share: float, urgency: str) -> None:
+    events, dispatcher = run(ActionDslHandoff(), concern_question_tracker(label, top_intent, share, urgency))
+    assert slot(events, "last_concern_reference") in said(dispatcher)
+    assert "You also asked about the rules" not in said(dispatcher)
+
+
 def test_a_sensitive_question_is_answered_then_gently_offers_someone_to_talk_to() -> None:
     """The screen marked it a question on a sensitive topic: the policy answer comes first, then an open door."""
     from actions.action_answer_policy_question import ActionAnswerPolicyQuestion

@@ -118,8 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default=str(settings.PROJECT_ROOT / "models" / "policybot.tar.gz"))
     parser.add_argument("--screen-items", default=str(default_screen_items()))
     parser.add_argument("-v", "--verbose", action="store_true", help="list the messages that differ, by id")
-    parser.add_argument("--questions", default=str(settings.default_eval_questions()),
-                        help="policy questions to ask through the assistant as well (dev format)")
+    parser.add_argument("--questions", nargs="+", default=[str(settings.default_eval_questions())],
+                        help="files of policy questions to ask through the assistant as well (dev format)")
     parser.add_argument("--no-answers", action="store_true", help="only the safeguarding messages")
     args = parser.parse_args(argv)
     items = load_screen_items(Path(args.screen_items))
@@ -157,8 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                               f"got {turn.result.label}/{turn.result.urgency}")
             if not args.no_answers:
                 assistant = PolicyAssistant.learned()
-                question_sets = [(f"answers, whole assistant: {args.questions}", load_items(Path(args.questions)),
-                                  "dev")]
+                question_sets = [(f"answers, whole assistant: {path}", load_items(Path(path)), f"q{number}")
+                                 for number, path in enumerate(args.questions)]
                 if any(tuning.default_corpus_dir().glob("*.jsonl")):
                     question_sets.append((f"answers, whole assistant: the tuning questions "
                                           f"({tuning.default_corpus_dir()}; the answer model was fitted on them, so "

@@ -2,10 +2,11 @@
 library (and so `policybot ask`) says for the same school, role and question.
 
 Each question is a new conversation. A reply is sorted as: the library's answer text (the same composer reached
-it), a hand-off (a concern reference in the reply) or check-in (the "Yes, tell someone" button), or something
-else (an intent the pipeline chose instead: out of scope, chitchat, a question back). The first is the only one
-where the person got the policy's answer, or its honest abstention, as the library gives it: anything else is
-loss in the pipeline around the answer core. Ids and counts only are printed, never question text.
+it), a hand-off (a concern reference in the reply) with the library's answer after it (a concern that also asks
+a policy question) or without, a check-in (the "Yes, tell someone" button), or something else (an intent the
+pipeline chose instead: out of scope, chitchat, a question back). Only in the first two did the person get the
+policy's answer, or its honest abstention, as the library gives it: anything else is loss in the pipeline around
+the answer core. Ids and counts only are printed, never question text.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ ROLE_FOR_ANY = "visitor"
 @dataclass(frozen=True)
 class AnswerTurn:
     item: EvalItem
-    outcome: str  # "same", "handed_off", "checked_in", "other"
+    outcome: str  # "same", "handed_off_answered", "handed_off", "checked_in", "other"
+
+    @property
+    def got_the_answer(self) -> bool:
+        return self.outcome in ("same", "handed_off_answered")
     library_abstained: bool
     library_first_right: bool
 
@@ -47,10 +52,10 @@ def ask_all(servers: AssistantServers, assistant: PolicyAssistant, items: Sequen
             raise RuntimeError(f"{item.id}: the REST channel answered {status}")
         texts = [str(r.get("text") or "") for r in replies]
         payloads = [b.get("payload") for r in replies for b in r.get("buttons") or []]
-        if expected.text in texts:
+        if any(REFERENCE.search(t) for t in texts):
+            outcome = "handed_off_answered" if expected.text in texts else "handed_off"
+        elif expected.text in texts:
             outcome = "same"
-        elif any(REFERENCE.search(t) for t in texts):
-            outcome = "handed_off"
         elif f"/{contract.PASS_ON_INTENT}" in payloads:
             outcome = "checked_in"
         else:
@@ -70,15 +75,16 @@ def report(title: str, turns: Sequence[AnswerTurn], verbose: bool = False) -> li
     lines = [title, f"  questions: {len(turns)} ({len(answerable)} answerable)"]
     for name, part in (("answerable", answerable), ("unanswerable", unanswerable)):
         counts = Counter(t.outcome for t in part)
-        lines.append(f"  {name}: the library's reply {counts['same']}, handed off {counts['handed_off']}, "
-                     f"checked in {counts['checked_in']}, something else {counts['other']}")
+        lines.append(f"  {name}: the library's reply {counts['same']}, handed off and answered "
+                     f"{counts['handed_off_answered']}, handed off {counts['handed_off']}, checked in "
+                     f"{counts['checked_in']}, something else {counts['other']}")
     lines += [f"  evidence@1, library alone: {share(answerable, lambda t: t.library_first_right and not t.library_abstained)}"
-              f"; whole assistant: {share(answerable, lambda t: t.outcome == 'same' and t.library_first_right and not t.library_abstained)}",
+              f"; whole assistant: {share(answerable, lambda t: t.got_the_answer and t.library_first_right and not t.library_abstained)}",
               f"  unanswerable abstained, library alone: {share(unanswerable, lambda t: t.library_abstained)}"
               f"; whole assistant (the library's abstention, or out of scope): "
-              f"{share(unanswerable, lambda t: (t.outcome == 'same' and t.library_abstained) or t.outcome == 'other')}",
-              f"  integration loss: {sum(t.outcome != 'same' for t in turns)} of {len(turns)} replies are not the "
-              f"library's"]
+              f"{share(unanswerable, lambda t: (t.got_the_answer and t.library_abstained) or t.outcome == 'other')}",
+              f"  integration loss: {sum(not t.got_the_answer for t in turns)} of {len(turns)} replies do not carry "
+              f"the library's"]
     if verbose:
         lines += [f"  differs {t.item.id}: {t.outcome}" for t in turns if t.outcome != "same"]
     return lines

@@ -39,6 +39,8 @@ OTHER_LANGUAGE_INTENT = "other_language"
 PASS_ON_INTENT = "safeguarding_pass_on"
 NOT_NOW_INTENT = "safeguarding_not_now"
 SAFEGUARDING_INTENTS = (DISCLOSURE_INTENT, CHECK_IN_INTENT, OTHER_LANGUAGE_INTENT)
+#: "I'm new": start (or resume) the induction; also the payload of the button that offers it after an answer.
+START_INDUCTION_INTENT = "start_induction"
 
 # ------------------------------------------------------------------------------------------------ actions, slots
 
