@@ -11,6 +11,7 @@ on tiny literal policies, where there is nothing to train on).
 from __future__ import annotations
 
 import logging
+import re
 from functools import cache
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,6 +28,12 @@ from bot.text import lemmas
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
+#: A question about the asker's own conduct ("can I ...", "am I allowed ...", "do we ...").
+_ABOUT_ONESELF = re.compile(r"\b(i|im|i'm|ive|i've|me|my|we|us|our)\b")
+#: How many of the best-ranked passages must all be written for another group before an answer the model accepts
+#: is given as the honest partial answer instead; grouped CV (docs/benchmarks.md, 2026-12-07): with the top one
+#: alone, 0.02-0.03 lower on every measure; with the top two, within 0.005.
+_OTHER_GROUP_DEPTH = 2
 
 
 @cache
@@ -183,12 +190,13 @@ class PolicyAssistant:
             self._featurizer = self.model.featurizer(self.retriever)
         judged = self.model.judge(self._featurizer.candidates(profile.slug, question, role))
         hits = list(judged.hits)
-        if judged.answers:
+        if judged.answers and not (_ABOUT_ONESELF.search(question.lower())
+                                   and _for_another_group(role, hits[:_OTHER_GROUP_DEPTH])):
             citations = tuple(Citation.from_hit(h) for h in hits[:k])
             return Answer(profile.slug, question, role, self._answer_text(profile, question, role, hits, ()),
                           False, citations, judged.answerable)
         top = hits[0] if hits else None
-        if top is not None and role != "any" and top.passage.audience and not _serves(role, top.passage.audience):
+        if top is not None and _for_another_group(role, hits[:1]):
             # The policy has a rule on this for another group only: say there is none for the asker, and show
             # the other group's rule as what it is.
             text = (f"{profile.short_name}'s {profile.policy_title} has no rule on this for "
@@ -227,6 +235,13 @@ class PolicyAssistant:
         who = profile.who_to_ask().describe()
         return (f"{profile.short_name}'s {profile.policy_title} doesn't cover that, so I won't guess. "
                 f"Please ask {who}.")
+
+
+def _for_another_group(role: str, hits: Sequence[SearchHit]) -> bool:
+    """Whether every one of `hits` is written for a named group that does not answer someone asking as `role`
+    (a pupil asking about phones where the best passages are the staff rules)."""
+    return bool(hits) and role != "any" and all(hit.passage.audience and not _serves(role, hit.passage.audience)
+                                                 for hit in hits)
 
 
 def _serves(role: str, audience: frozenset[str]) -> bool:

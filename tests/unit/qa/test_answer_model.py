@@ -77,6 +77,21 @@ def test_a_rule_for_another_group_is_related_never_cited(retriever: Retriever) -
     assert answer.to_dict()["related"] == [answer.related[0].to_dict()]
 
 
+def test_a_question_about_oneself_answered_only_by_another_groups_rules_is_a_partial_answer(
+        retriever: Retriever) -> None:
+    """Even when the model would answer: a member of staff asking about their own phone, where the best passages
+    are all the pupils' rules, is told there is no rule for staff and shown the pupils' rule as such. Asked about
+    staff in general, the same passages are the answer, with the note whose rule it is."""
+    assistant = PolicyAssistant(retriever, model=_model(answers=True))
+    mine = assistant.answer("birch", "can I use my phone at lunchtime?", "staff")
+    assert mine.abstained and mine.citations == () and len(mine.related) == 1
+    assert mine.text.startswith("Birch's E-Safety Policy has no rule on this for staff. The rule for pupils "
+                                "says: Students may use their phones at lunchtime")
+    general = assistant.answer("birch", "can staff use phones at lunchtime?", "staff")
+    assert not general.abstained and general.citations and general.related == ()
+    assert "(This part of the policy is written for pupils.)" in general.text
+
+
 def test_an_answer_the_model_accepts_is_cited_with_nothing_related(retriever: Retriever) -> None:
     assistant = PolicyAssistant(retriever, model=_model(answers=True))
     answer = assistant.answer("birch", "can I add my teachers as friends on social media?", "pupil")
