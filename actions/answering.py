@@ -122,7 +122,6 @@ def is_sensitive_question(message: dict[str, Any]) -> bool:
 #: How sure the intent classifier must be that a concern handed to the DSL is also a policy question for it to be
 #: answered as well (its own ranking, kept under the safeguarding intent the screen put first).
 CONCERN_QUESTION_SHARE = 0.5
-QUESTION_INTENTS = frozenset({"ask_policy"})
 
 
 def answer_a_concerns_question(dispatcher: CollectingDispatcher, tracker: Tracker, school: str,
@@ -134,7 +133,7 @@ def answer_a_concerns_question(dispatcher: CollectingDispatcher, tracker: Tracke
         return
     ranking = [r for r in message.get("intent_ranking") or []
                if isinstance(r, dict) and r.get("name") not in contract.SAFEGUARDING_INTENTS]
-    if not ranking or ranking[0].get("name") not in QUESTION_INTENTS \
+    if not ranking or ranking[0].get("name") != contract.ASK_POLICY_INTENT \
             or float(ranking[0].get("confidence") or 0.0) < CONCERN_QUESTION_SHARE:
         return
     result = answer(school, text, tracker.get_slot("role"))

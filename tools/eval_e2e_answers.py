@@ -31,12 +31,12 @@ ROLE_FOR_ANY = "visitor"
 class AnswerTurn:
     item: EvalItem
     outcome: str  # "same", "handed_off_answered", "handed_off", "checked_in", "other"
+    library_abstained: bool
+    library_first_right: bool
 
     @property
     def got_the_answer(self) -> bool:
         return self.outcome in ("same", "handed_off_answered")
-    library_abstained: bool
-    library_first_right: bool
 
 
 def ask_all(servers: AssistantServers, assistant: PolicyAssistant, items: Sequence[EvalItem],

@@ -39,6 +39,8 @@ OTHER_LANGUAGE_INTENT = "other_language"
 PASS_ON_INTENT = "safeguarding_pass_on"
 NOT_NOW_INTENT = "safeguarding_not_now"
 SAFEGUARDING_INTENTS = (DISCLOSURE_INTENT, CHECK_IN_INTENT, OTHER_LANGUAGE_INTENT)
+#: A question about the school's policy (what a concern that asks one is also answered on).
+ASK_POLICY_INTENT = "ask_policy"
 #: "I'm new": start (or resume) the induction; also the payload of the button that offers it after an answer.
 START_INDUCTION_INTENT = "start_induction"
 
