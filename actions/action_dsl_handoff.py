@@ -35,6 +35,5 @@ class ActionDslHandoff(Action):
         result = screen_result(message)
         reference = hand_off(dispatcher, tracker, school, message, result)
         if reference is not None and language_of(message) == "en":
-            answer_a_concerns_question(dispatcher, tracker, school, message, result.label, result.urgency,
-                                       full_text(message))
+            answer_a_concerns_question(dispatcher, tracker, school, message, result, full_text(message))
         return events + [SlotSet("last_concern_reference", reference), SlotSet("pending_disclosure", None)]

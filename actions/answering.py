@@ -16,7 +16,7 @@ from bot.core import contract
 from bot.core.roles import canonical_role
 from bot.core.embedder import carried_embeddings
 from bot.safeguarding.handoff import gentle_offer
-from bot.safeguarding.types import SENSITIVE_CATEGORIES
+from bot.safeguarding.types import SENSITIVE_CATEGORIES, ScreenResult
 
 
 def channel_school(tracker: Tracker) -> str | None:
@@ -125,18 +125,19 @@ CONCERN_QUESTION_SHARE = 0.5
 
 
 def answer_a_concerns_question(dispatcher: CollectingDispatcher, tracker: Tracker, school: str,
-                               message: dict[str, Any], label: str, urgency: str, text: str) -> None:
+                               message: dict[str, Any], verdict: ScreenResult, text: str) -> None:
     """After a *concern* is handed off ("my mate wants my login, can I give it him?"), also answer the policy
     question it asks, when the classifier reads it as one and the policy answers it. Never after a disclosure (the
     reply stays on the person) or a danger-now hand-off, and nothing is kept for the gaps report."""
-    if label != "concern" or urgency == "immediate" or not text:
+    if verdict.label != "concern" or verdict.urgency == "immediate" or not text:
         return
     ranking = [r for r in message.get("intent_ranking") or []
                if isinstance(r, dict) and r.get("name") not in contract.SAFEGUARDING_INTENTS]
     if not ranking or ranking[0].get("name") != contract.ASK_POLICY_INTENT \
             or float(ranking[0].get("confidence") or 0.0) < CONCERN_QUESTION_SHARE:
         return
-    result = answer(school, text, tracker.get_slot("role"))
+    with question_embeddings(tracker):  # the Rasa server already embedded this message
+        result = answer(school, text, tracker.get_slot("role"))
     if result.abstained:
         return
     dispatcher.utter_message(text="You also asked about the rules, so here is what the policy says:")
