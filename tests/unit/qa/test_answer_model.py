@@ -10,8 +10,9 @@ import pytest
 
 from bot.qa import training
 from bot.qa.answer import PolicyAssistant
-from bot.qa.answerability import (CANDIDATE_FEATURES, QUESTION_FEATURES, AnswerModel, AnswerModelNotReady,
-                                  CandidateFeaturizer, LogisticHead)
+from bot.qa.answerability import (CANDIDATE_FEATURES, QUESTION_FEATURES, QUESTION_TYPES, AnswerModel,
+                                  AnswerModelNotReady, CandidateFeaturizer, Candidates, LogisticHead,
+                                  question_features)
 from bot.qa.conversation import who_is
 from bot.qa.people import asked_post
 from bot.qa.retrieval import Retriever
@@ -284,3 +285,21 @@ def test_no_tuning_question_copies_a_development_question_or_message() -> None:
                  if len(words(q.question)) >= 5
                  and any(len(words(q.question) & d) / len(words(q.question) | d) >= 0.7 for d in dev)]
     assert too_close == []
+
+
+def test_the_answer_head_reads_how_the_question_relates_to_the_policy_not_its_form() -> None:
+    """The question's length, question word, whether it asks for a person, whether the role is known and the share
+    of its words the policy never uses say how tuning questions were written, not whether this policy answers
+    them (docs/benchmarks.md, 2026-12-07 morning): changing them alone leaves the answer head's row as it was,
+    while a passage-side feature still moves it."""
+    rows = np.random.default_rng(0).random((4, len(CANDIDATE_FEATURES)))
+    rerank = np.array([0.9, 0.4, 0.2, 0.1])
+    form = ["content_words", "unseen_share", "unseen_weighted", "asks_person", "role_unknown",
+            *(f"asks_{t}" for t in QUESTION_TYPES)]
+    reworded = rows.copy()
+    reworded[:, [CANDIDATE_FEATURES.index(name) for name in form]] += 1.0
+    before = question_features(Candidates((), rows), rerank)
+    assert np.array_equal(question_features(Candidates((), reworded), rerank), before)
+    other_passage = rows.copy()
+    other_passage[0, CANDIDATE_FEATURES.index("cover_text")] += 1.0
+    assert not np.array_equal(question_features(Candidates((), other_passage), rerank), before)
