@@ -486,4 +486,5 @@ class AnswerModelNotReady(ValueError):
 
 
 __all__ = ["AnswerModel", "AnswerModelNotReady", "CANDIDATE_FEATURES", "CandidateFeaturizer", "Candidates",
-           "Judgement", "LogisticHead", "QUESTION_FEATURES", "QUESTION_TYPES", "SchoolWords", "question_features", "question_type"]
+           "Judgement", "LogisticHead", "QUESTION_FEATURES", "QUESTION_TYPES", "SchoolWords", "question_features",
+           "question_type"]
