@@ -78,14 +78,16 @@ eval-e2e: install index train
 	$(PY) -m tools.eval_e2e
 
 # The blind probes (data/eval/probes/, measurement only): the question probes through the library, then the
-# safeguarding probes and the two cross-school question probes through the whole assistant over REST.
+# safeguarding probes and the three cross-school question probes through the whole assistant over REST.
 PROBES := data/eval/probes
 eval-probes: install index train
 	$(POLICYBOT) eval --no-corpus --questions $(PROBES)/questions-probe-4.jsonl
 	$(POLICYBOT) eval --no-corpus --questions $(PROBES)/questions-probe-5.jsonl
 	$(POLICYBOT) eval --no-corpus --questions $(PROBES)/questions-probe-6.jsonl
+	$(POLICYBOT) eval --no-corpus --questions $(PROBES)/questions-probe-8.jsonl
 	$(PY) -m tools.eval_e2e --screen-items $(PROBES)/safeguarding-probe-3.jsonl \
-		--questions $(PROBES)/questions-probe-5.jsonl $(PROBES)/questions-probe-6.jsonl
+		--questions $(PROBES)/questions-probe-5.jsonl $(PROBES)/questions-probe-6.jsonl \
+		$(PROBES)/questions-probe-8.jsonl
 	$(PY) -m tools.eval_e2e --no-answers --screen-items $(PROBES)/safeguarding-probe-7.jsonl
 
 # Retrieval quality, latency, build and scale; then the answer core side by side (dev, grouped CV, per kind,
