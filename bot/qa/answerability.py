@@ -76,8 +76,8 @@ def candidate_columns(reader: Reader | None) -> tuple[str, ...]:
 #: is known) told the head how the tuning questions happened to be written, not whether this policy answers
 #: them; the share of its words the policy never uses is carried by the coverage features, and its two weights
 #: pulled against each other. Without them, grouped CV ended right is unchanged (0.629 -> 0.627) with
-#: evidence@1 0.562 -> 0.597, and every blind probe abstains as often or more where the policy is silent
-#: (docs/benchmarks.md, 2026-12-07 morning). The interactions (a "who" question and a named person, a "when" and
+#: evidence@1 0.562 -> 0.597, and no probe abstains less often where the policy is silent; the blind probe
+#: written afterwards scores the same on both heads (docs/benchmarks.md, 2026-12-07 morning). The interactions (a "who" question and a named person, a "when" and
 #: a time) stay: they are about the passage.
 _TOP_FEATURES: tuple[str, ...] = (
     "cover_search", "cover_text", "cover_heading", "cover_synonyms", "audience_everyone", "audience_serves",
