@@ -1,4 +1,5 @@
-"""Remember which school the person is from, then answer any question they were waiting on."""
+"""Remember which school the person is from, then answer any question they were waiting on; a question that names
+a school (and so was taken for "this is my school") is answered."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
-from actions.answering import answer_and_record, ask_for_missing_context, channel_school, reuses_question_embeddings
+from actions.action_answer_policy_question import ActionAnswerPolicyQuestion
+from actions.answering import (answer_and_record, ask_for_missing_context, channel_school,
+                               names_the_school_in_a_question, reuses_question_embeddings)
 from actions.handing_off import hand_off, screen_result, user_message
 from actions.inducting import send_turn
 from bot.induction.plans import induction_file
@@ -27,6 +30,15 @@ class ActionSetSchool(Action):
         said = next(tracker.get_latest_entity_values("school"), None) or tracker.latest_message.get("text")
         school = services.known_school(said)
         pinned = channel_school(tracker)
+        waiting = any(tracker.get_slot(name) for name in ("pending_disclosure", "pending_induction",
+                                                          "pending_question"))
+        if school is not None and not waiting and names_the_school_in_a_question(
+                tracker.latest_message.get("text") or "", services.schools().get(school)):
+            # "What sort of atmosphere is Kingsmeadow trying to create for the kids?" read as "this is my school":
+            # it is a question that names a school, answered from that school's policy as any other is. It only
+            # becomes the person's school when nothing else has said which is theirs.
+            known = [] if pinned or tracker.get_slot("school") else [SlotSet("school", school)]
+            return known + await ActionAnswerPolicyQuestion().run(dispatcher, tracker, domain)
         if school is None and pinned is None:
             dispatcher.utter_message(text="Sorry, I don't know that school yet. Please pick yours:")
             dispatcher.utter_message(response="utter_ask_school")

@@ -12,11 +12,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from bot.qa.answer import Answer
+from bot.qa.answerability import question_type
 from bot.core import contract
 from bot.core.roles import canonical_role
 from bot.core.embedder import carried_embeddings
 from bot.safeguarding.handoff import gentle_offer
 from bot.safeguarding.types import SENSITIVE_CATEGORIES, ScreenResult
+from bot.schools import SchoolProfile
 
 
 def channel_school(tracker: Tracker) -> str | None:
@@ -142,6 +144,18 @@ def answer_a_concerns_question(dispatcher: CollectingDispatcher, tracker: Tracke
         return
     dispatcher.utter_message(text="You also asked about the rules, so here is what the policy says:")
     dispatcher.utter_message(text=result.text)
+
+
+#: The fewest words a message must keep, once the school's name is out, to be a question of its own rather than
+#: "I'm at Kingsmeadow" or "my son attends Ouston Primary".
+QUESTION_WORDS = 4
+
+
+def names_the_school_in_a_question(text: str, profile: SchoolProfile) -> bool:
+    """Whether a message taken for "this is my school" asks a question besides: without the school's name it still
+    has QUESTION_WORDS words and a question mark or a question's opening ("what sort of ...", "can pupils ...")."""
+    rest = profile.without_own_name(text)
+    return len(rest.split()) >= QUESTION_WORDS and ("?" in rest or question_type(rest) != "statement")
 
 
 def ask_for_missing_context(dispatcher: CollectingDispatcher, school: str | None, role: str | None) -> bool:

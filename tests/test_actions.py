@@ -20,6 +20,7 @@ from actions.action_session_start import ActionSessionStart
 from actions.action_set_role import ActionSetRole
 from actions.action_set_school import ActionSetSchool
 from actions.action_who_is import ActionWhoIs
+from bot.core import contract
 
 
 @pytest.fixture(autouse=True)
@@ -80,6 +81,44 @@ def test_choosing_a_school_by_alias_answers_the_waiting_question() -> None:
     events, dispatcher = run(ActionSetSchool(), state)
     assert slot(events, "school") == "alder"
     assert "allowed with staff permission" in dispatcher.messages[-1]["text"]
+
+
+def test_a_question_that_names_the_school_is_answered_not_only_acknowledged() -> None:
+    """The classifier may take a question that names the school for "this is my school": it is answered, the same
+    as `policybot ask` answers it, and the school the person already has stays."""
+    question = "can pupils at Alder use their phones in lessons?"
+    events, dispatcher = run(ActionSetSchool(), tracker(question, {"school": "alder", "role": "pupil"},
+                                                        intent="inform_school",
+                                                        entities=[{"entity": "school", "value": "alder"}]))
+    texts = [m.get("text") or "" for m in dispatcher.messages]
+    assert services.assistant().answer("alder", question, "pupil").text in texts
+    assert "allowed with staff permission" in texts[0]
+    assert not any(t.startswith("Thanks — I'll answer from") for t in texts)
+    assert not any(e.get("name") == "school" for e in events if e.get("event") == "slot")
+
+
+def test_a_question_naming_another_school_in_a_pinned_chat_is_answered_from_it_and_the_chat_keeps_its_own() -> None:
+    """In Alder's chat, "what does Birch say about phones at lunchtime?" is answered and cited as Birch's policy;
+    the chat stays Alder's (no "this chat is Alder's" reply, no school slot changed)."""
+    state = Tracker("test-user", {"school": "alder", "role": "pupil"},
+                    {"text": "what does Birch say about students using phones at lunchtime?",
+                     "intent": {"name": "inform_school", "confidence": 0.5},
+                     "entities": [{"entity": "school", "value": "birch"}],
+                     "metadata": {contract.SCHOOL_KEY: "alder"}}, [], False, None, None, "action_listen")
+    events, dispatcher = run(ActionSetSchool(), state)
+    texts = [m.get("text") or "" for m in dispatcher.messages]
+    assert "Students may use their phones at lunchtime in the canteen only." in texts[0]
+    assert "Birch" in texts[0]
+    assert not any("This chat is" in t for t in texts)
+    assert not any(e.get("name") == "school" for e in events if e.get("event") == "slot")
+
+
+@pytest.mark.parametrize("said", ["my son goes to alder primary", "i'm at alder", "Alder Primary School"])
+def test_naming_the_school_alone_is_still_acknowledged(said: str) -> None:
+    events, dispatcher = run(ActionSetSchool(), tracker(said, intent="inform_school",
+                                                        entities=[{"entity": "school", "value": "alder"}]))
+    assert slot(events, "school") == "alder"
+    assert dispatcher.messages[0]["text"] == "Thanks — I'll answer from Alder Primary School's Online Safety Policy."
 
 
 def test_unknown_school_is_refused_kindly_and_asked_again() -> None:
