@@ -20,6 +20,15 @@ POSTS = {
     "governor": "governor responsible for online safety",
     "data_protection_officer": "data protection officer",
 }
+#: The same posts held by several people together ("Sarah O'Neill and Ellen Jones").
+_POSTS_HELD_TOGETHER = {
+    "dsl": "Designated Safeguarding Leads",
+    "online_safety_lead": "online safety leads",
+    "headteacher": "headteachers",
+    "governor": "governors responsible for online safety",
+    "data_protection_officer": "data protection officers",
+}
+_SEVERAL_NAMES = re.compile(r"\s(?:and|&)\s|,")
 # The words that name each post in a question ("who's the head?", "who is our DSL").
 _POST_WORDS: dict[str, frozenset[str]] = {
     "dsl": frozenset({"dsl", "designated", "safeguarding"}),
@@ -100,7 +109,8 @@ def who_is(retriever: Retriever, school: str, post: str) -> WhoIsAnswer:
                            f"{ask}", contact, None)
     hits = retriever.retrieve(school, f"who is the {post_name} {contact.name}", "any", k=10)
     named = _naming_passage(hits, contact.name.split(" and ")[0], post)
-    text = f"The {post_name} at {profile.short_name} is {contact.name}."
+    text = (f"The {_POSTS_HELD_TOGETHER[post]} at {profile.short_name} are {contact.name}."
+            if _SEVERAL_NAMES.search(contact.name) else f"The {post_name} at {profile.short_name} is {contact.name}.")
     if named:
         text += "\n" + cite_line(profile, named)
     return WhoIsAnswer(text, contact, named)

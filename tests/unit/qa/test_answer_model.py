@@ -8,14 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.core.embedder import FakeEmbedder
 from bot.qa import training
 from bot.qa.answer import PolicyAssistant
 from bot.qa.answerability import (CANDIDATE_FEATURES, QUESTION_FEATURES, QUESTION_TYPES, AnswerModel,
                                   AnswerModelNotReady, CandidateFeaturizer, Candidates, LogisticHead,
                                   question_features)
 from bot.qa.conversation import who_is
+from bot.qa.index import IndexStore
 from bot.qa.people import asked_post
 from bot.qa.retrieval import Retriever
+from bot.schools import SchoolDirectory
+from conftest import ALDER_POLICY, BIRCH_POLICY, SCHOOLS_YML, write_data_dir
 
 
 def _head(size: int, weights: dict[int, float], intercept: float) -> LogisticHead:
@@ -60,7 +64,6 @@ def test_unsure_shows_the_closest_part_as_such_never_as_the_rule(retriever: Retr
 def test_the_schools_own_name_is_not_searched_for(data_dir: Path, question: str, searched: str) -> None:
     """Every passage names its school, so the name would pull boilerplate to the top; a question that is only the
     name is kept as it is."""
-    from bot.schools import SchoolDirectory
 
     assert SchoolDirectory.load().get("alder").without_own_name(question) == searched
 
@@ -147,6 +150,20 @@ def test_who_is_says_the_same_on_every_path_and_names_nobody_it_does_not_know(re
     assert not named.abstained
     assert named.text.splitlines()[0] == "The Designated Safeguarding Lead at Alder is Mary Oak."
     assert named.text == who_is(assistant, "alder", "dsl").text
+
+
+def test_a_post_held_by_two_people_is_named_in_the_plural(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two DSLs: "The Designated Safeguarding Leads at Birch are Tom Reed and Ann Lee.", not "... Lead ... is ..."."""
+    root = write_data_dir(tmp_path / "data", {"alder.txt": ALDER_POLICY, "birch.txt": BIRCH_POLICY},
+                          SCHOOLS_YML.replace("dsl: [Tom Reed]", "dsl: [Tom Reed, Ann Lee]"))
+    monkeypatch.setenv("POLICYBOT_DATA_DIR", str(root))
+    retriever = Retriever(schools=SchoolDirectory.load(root / "schools.yml"),
+                          store=IndexStore(tmp_path / "artifacts" / "index"), embedder=FakeEmbedder(),
+                          auto_build=True)
+    assert who_is(PolicyAssistant(retriever), "birch", "dsl").text.splitlines()[0] == (
+        "The Designated Safeguarding Leads at Birch are Tom Reed and Ann Lee.")
+    assert who_is(PolicyAssistant(retriever), "alder", "dsl").text.splitlines()[0] == (
+        "The Designated Safeguarding Lead at Alder is Mary Oak.")
 
 
 def test_the_model_saves_and_loads_without_pickles(retriever: Retriever, tmp_path: Path) -> None:
