@@ -77,8 +77,8 @@ def candidate_columns(reader: Reader | None) -> tuple[str, ...]:
 #: them; the share of its words the policy never uses is carried by the coverage features, and its two weights
 #: pulled against each other. Without them, grouped CV ended right is unchanged (0.629 -> 0.627) with
 #: evidence@1 0.562 -> 0.597, and no probe abstains less often where the policy is silent; the blind probe
-#: written afterwards scores the same on both heads (docs/benchmarks.md, 2026-12-07 morning). The interactions (a "who" question and a named person, a "when" and
-#: a time) stay: they are about the passage.
+#: written afterwards scores the same on both heads (docs/benchmarks.md, 2026-12-07 morning). The interactions
+#: (a "who" question and a named person, a "when" and a time) stay: they are about the passage.
 _TOP_FEATURES: tuple[str, ...] = (
     "cover_search", "cover_text", "cover_heading", "cover_synonyms", "audience_everyone", "audience_serves",
     "audience_other", "kind_table", "who_and_name", "when_and_time", "sentence_best", "sentence_cover",
