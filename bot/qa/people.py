@@ -108,9 +108,10 @@ def who_is(retriever: Retriever, school: str, post: str) -> WhoIsAnswer:
         return WhoIsAnswer(f"{profile.short_name}'s {profile.policy_title} doesn't name the {post_name}.{role_text}"
                            f"{ask}", contact, None)
     hits = retriever.retrieve(school, f"who is the {post_name} {contact.name}", "any", k=10)
-    named = _naming_passage(hits, contact.name.split(" and ")[0], post)
-    text = (f"The {_POSTS_HELD_TOGETHER[post]} at {profile.short_name} are {contact.name}."
-            if _SEVERAL_NAMES.search(contact.name) else f"The {post_name} at {profile.short_name} is {contact.name}.")
+    holders = [name.strip() for name in _SEVERAL_NAMES.split(contact.name)]
+    named = _naming_passage(hits, holders[0], post)
+    text = (f"The {_POSTS_HELD_TOGETHER[post]} at {profile.short_name} are {contact.name}." if len(holders) > 1
+            else f"The {post_name} at {profile.short_name} is {contact.name}.")
     if named:
         text += "\n" + cite_line(profile, named)
     return WhoIsAnswer(text, contact, named)
