@@ -28,7 +28,6 @@ from bot.core.embedder import Embedder, SentenceTransformerEmbedder, default_emb
 from bot.evaluation import EvalItem, citation_hits, evaluate, load_items
 from bot.qa import training, tuning
 from bot.qa.answer import Answer, Citation, PolicyAssistant
-from bot.qa.answerability import CandidateFeaturizer
 from bot.qa.index import IndexStore
 from bot.qa.retrieval import Retriever
 from bot.schools import SchoolDirectory
@@ -93,11 +92,11 @@ def bench_embedder(embedder: Embedder, dev: Sequence[EvalItem], out: TextIO) -> 
         store = IndexStore(Path(tmp) / "index")
         store.build_all(list(directory), embedder, force=True, progress=False)
         retriever = Retriever(directory, store, embedder, auto_build=False)
-        examples, reader = training.cross_read(training.examples(questions, CandidateFeaturizer(retriever)))
+        examples, reader, memory = training.prepared(questions, retriever)
         crossval = training.cross_validate(examples)
         learned = PolicyAssistant(retriever, model=training.fit(examples, threshold=crossval.threshold,
                                                                  hint_threshold=crossval.hint_threshold,
-                                                                 reader=reader))
+                                                                 reader=reader, memory=memory))
         rule = PolicyAssistant(retriever)
         dev_learned = figures_of(dev, lambda i: learned.answer(i.school, i.question, i.role))
         dev_rule = figures_of(dev, lambda i: rule.answer(i.school, i.question, i.role))

@@ -28,12 +28,13 @@ from bot.core.artifacts import read_model_files
 from bot.core.embedder import TokenVectors
 from bot.core.roles import canonical_role
 from bot.qa.index import SchoolIndex, passage_sentences
+from bot.qa.memory import MEMORY_FEATURES, QuestionMemory
 from bot.qa.reading import READING_FEATURES, Reader, Reading, stack_passages
 from bot.qa.retrieval import Retriever, SearchHit, query_tokens, roles_served
 from bot.text import lemmas, normalise_query
 
 #: Bump when features or the file layout change, so a saved model is rebuilt rather than misread.
-MODEL_VERSION = 7
+MODEL_VERSION = 8
 ARRAYS_FILE = "answer_model.npz"
 META_FILE = "answer_model.json"
 #: Candidates: the fused top ones, plus this many more each by dense, BM25 and best sentence.
@@ -66,9 +67,11 @@ CANDIDATE_FEATURES: tuple[str, ...] = (
 _AT = {name: i for i, name in enumerate(CANDIDATE_FEATURES)}
 
 
-def candidate_columns(reader: Reader | None) -> tuple[str, ...]:
-    """The columns of a candidate's row: CANDIDATE_FEATURES, then READING_FEATURES when a reader reads it."""
-    return CANDIDATE_FEATURES + (READING_FEATURES if reader is not None else ())
+def candidate_columns(reader: Reader | None, memory: bool = False) -> tuple[str, ...]:
+    """The columns of a candidate's row: CANDIDATE_FEATURES, then READING_FEATURES when a reader reads it, then
+    MEMORY_FEATURES when a question memory (bot.qa.memory) is consulted."""
+    return (CANDIDATE_FEATURES + (READING_FEATURES if reader is not None else ())
+            + (MEMORY_FEATURES if memory else ()))
 
 
 #: The best candidate's features the answer head reads (besides the scores). Only what relates the question to
@@ -193,15 +196,20 @@ class Candidates:
     features: np.ndarray = field(repr=False)
     #: What a learned reading needs (bot.qa.reading), when the index has word-piece vectors.
     reading: Reading | None = field(default=None, repr=False)
+    #: The question's vector, as searched (a question memory is built from it).
+    vector: np.ndarray | None = field(default=None, repr=False)
 
 
 class CandidateFeaturizer:
     """Proposes candidates for a question and describes each one; a school's word statistics are built once. With a
-    `reader` (the answer model's), each row ends with its READING_FEATURES."""
+    `reader` (the answer model's), each row goes on with its READING_FEATURES; with a `memory`, it ends with its
+    MEMORY_FEATURES."""
 
-    def __init__(self, retriever: Retriever, reader: Reader | None = None) -> None:
+    def __init__(self, retriever: Retriever, reader: Reader | None = None,
+                 memory: QuestionMemory | None = None) -> None:
         self.retriever = retriever
         self.reader = reader
+        self.memory = memory
         self._words: dict[str, SchoolWords] = {}
         self._lock = threading.Lock()
 
@@ -216,7 +224,7 @@ class CandidateFeaturizer:
         role = canonical_role(role)
         index = self.retriever.index_for(school)
         if not index.passages or not question.strip():
-            return Candidates((), np.zeros((0, len(candidate_columns(self.reader)))))
+            return Candidates((), np.zeros((0, len(candidate_columns(self.reader, self.memory is not None)))))
         question = self.retriever.schools.get(school).without_own_name(question)
         words = self.words_for(school)
         question_tokens: TokenVectors | None = None
@@ -297,7 +305,10 @@ class CandidateFeaturizer:
         if self.reader is not None:
             features = np.hstack([features, self.reader.features(
                 reading, stack_passages(matrices, index.dense.dim), len(chosen))])
-        return Candidates(tuple(hits[r] for r in chosen), features, reading)
+        if self.memory is not None:
+            features = np.hstack([features, self.memory.features(school, vector, [hits[r].passage.id
+                                                                                  for r in chosen])])
+        return Candidates(tuple(hits[r] for r in chosen), features, reading, vector)
 
 
 def question_features(candidates: Candidates, rerank: np.ndarray) -> np.ndarray:
@@ -310,9 +321,11 @@ def question_features(candidates: Candidates, rerank: np.ndarray) -> np.ndarray:
     second = float(rerank[order[1]]) if len(order) > 1 else 0.0
     top = rows[order[0]]
     # The learned reading over "none of these" (bot.qa.reading), when the rows carry it: the best candidate's and
-    # the first-ranked one's. Zeros for a model without a reader.
+    # the first-ranked one's. Zeros for a model without a reader. The memory's columns (last, when there) are the
+    # reranker's alone: read by the head too, they raised the threshold grouped CV chose and answered less.
     reading = (rows[:, len(CANDIDATE_FEATURES)].max(), top[len(CANDIDATE_FEATURES)]) \
-        if rows.shape[1] > len(CANDIDATE_FEATURES) else (0.0, 0.0)
+        if rows.shape[1] in (len(CANDIDATE_FEATURES) + len(READING_FEATURES),
+                             len(CANDIDATE_FEATURES) + len(READING_FEATURES) + len(MEMORY_FEATURES)) else (0.0, 0.0)
     return np.array([best, second, best - second, rows[:, _AT["dense"]].max(), rows[:, _AT["lexical_log"]].max(),
                      rows[:, _AT["sentence_best"]].max(), *(top[_AT[n]] for n in _TOP_FEATURES),
                      *(rows[:, _AT[n]].max() for n in _WORD_SUMMARY), *reading])
@@ -414,7 +427,7 @@ class AnswerModel:
 
     def __init__(self, rerank: LogisticHead, answer: LogisticHead, threshold: float,
                  meta: Mapping[str, Any] | None = None, hint_threshold: float | None = None,
-                 reader: Reader | None = None) -> None:
+                 reader: Reader | None = None, memory: QuestionMemory | None = None) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"the answer threshold must be between 0 and 1, got {threshold!r}")
         if hint_threshold is not None and not 0.0 < hint_threshold <= threshold:
@@ -423,16 +436,17 @@ class AnswerModel:
         self.rerank, self.answer, self.threshold = rerank, answer, threshold
         self.hint_threshold = hint_threshold
         self.reader = reader
+        self.memory = memory
         self.meta: dict[str, Any] = dict(meta or {})
 
     @property
     def candidate_features(self) -> tuple[str, ...]:
         """The columns the reranker reads."""
-        return candidate_columns(self.reader)
+        return candidate_columns(self.reader, self.memory is not None)
 
     def featurizer(self, retriever: Retriever) -> CandidateFeaturizer:
         """A featurizer whose rows this model reads."""
-        return CandidateFeaturizer(retriever, self.reader)
+        return CandidateFeaturizer(retriever, self.reader, self.memory)
 
     def judge(self, candidates: Candidates) -> Judgement:
         if len(candidates.hits) and candidates.features.shape[1] != len(self.rerank.coef):
@@ -453,6 +467,8 @@ class AnswerModel:
                   for part in ("mean", "scale", "coef")}
         if self.reader is not None:
             arrays.update(self.reader.arrays())
+        if self.memory is not None:
+            arrays.update(self.memory.arrays())
         np.savez_compressed(folder / ARRAYS_FILE, **arrays)
         (folder / META_FILE).write_text(json.dumps({
             "version": MODEL_VERSION, "threshold": self.threshold, "hint_threshold": self.hint_threshold,
@@ -471,14 +487,20 @@ class AnswerModel:
         except (KeyError, ValueError):
             reader = None
             raw = {**raw, "version": None}  # a reader half written by other code: rebuild, never misread
-        if raw.get("version") != MODEL_VERSION or raw.get("candidate_features") != list(candidate_columns(reader)):
+        try:
+            memory = QuestionMemory.from_arrays(arrays) if "memory_vectors" in arrays else None
+        except (KeyError, ValueError, IndexError):
+            memory = None
+            raw = {**raw, "version": None}
+        if raw.get("version") != MODEL_VERSION or raw.get("candidate_features") != list(
+                candidate_columns(reader, memory is not None)):
             raise AnswerModelNotReady(f"the answer model in {folder} was made by another version of this code; "
                                       f"run `make index` to rebuild it")
         heads = {name: LogisticHead(arrays[f"{name}_mean"], arrays[f"{name}_scale"], arrays[f"{name}_coef"],
                                     float(raw[f"{name}_intercept"])) for name in ("rerank", "answer")}
         hint = raw.get("hint_threshold")
         return cls(heads["rerank"], heads["answer"], float(raw["threshold"]), raw.get("meta") or {},
-                   None if hint is None else float(hint), reader)
+                   None if hint is None else float(hint), reader, memory)
 
 
 class AnswerModelNotReady(ValueError):

@@ -11,6 +11,12 @@ The development set is never used to choose anything.
 The reranker also reads a learned word-by-word reading of each candidate (bot.qa.reading). Each question's reading
 comes from a reader trained without its fold (the same folds), so the reranker learns from scores like the ones it
 meets on questions the reader never saw; the reader kept in the model is trained on every question.
+
+It reads too what the school's other tuning questions say (bot.qa.memory): which passages answered the ones that
+read most like this one. Each question is left out of the memory it reads, in training and in cross-validation;
+the model keeps a memory of all of them. The folds keep a question's section-mates in its memory, as a school's
+memory holds questions on every section a new question may ask about (docs/benchmarks.md gives the figures with
+the section taken out of the memory too, and with an empty one).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from bot.core import artifacts
 from bot.evaluation import span_found
 from bot.qa.answerability import (MODEL_VERSION, AnswerModel, AnswerModelNotReady, CandidateFeaturizer,
                                   Candidates, LogisticHead, question_features)
+from bot.qa.memory import MEMORY_FEATURES, TEMPERATURE, QuestionMemory
 from bot.qa.reading import Reader, ReaderRecipe, fit_reader
 from bot.qa.retrieval import Retriever, SearchHit
 from bot.qa.tuning import TuningQuestion, corpus_fingerprint, default_corpus_dir, load_questions
@@ -122,6 +129,44 @@ def cross_read(items: Sequence[Example], folds: int = FOLDS) -> tuple[list[Examp
     return out, final
 
 
+# ------------------------------------------------------------------------------------------------ memory
+
+
+def question_memory(items: Sequence[Example], retriever: Retriever) -> QuestionMemory:
+    """The memory of `items`, row by row in their order: each answerable question with every passage of its
+    school's policy that holds its evidence (not only its candidates)."""
+    dim = next((len(e.candidates.vector) for e in items if e.candidates.vector is not None), 0)
+    vectors = np.zeros((len(items), dim), dtype=np.float32)
+    answered_by = []
+    for i, item in enumerate(items):
+        if item.candidates.vector is not None:
+            vectors[i] = item.candidates.vector
+        q = item.question
+        passages = retriever.index_for(q.school).passages if q.answerable else ()
+        answered_by.append(frozenset(p.id for p in passages if any(span_found(s, p.text) for s in q.evidence)))
+    return QuestionMemory(tuple(e.question.school for e in items), vectors, tuple(answered_by))
+
+
+def remember(items: Sequence[Example], memory: QuestionMemory) -> list[Example]:
+    """Every example with MEMORY_FEATURES appended, each read from `memory` (built from `items`) without itself."""
+    out = []
+    for i, item in enumerate(items):
+        found = item.candidates
+        extra = (memory.features(item.question.school, found.vector, [h.passage.id for h in found.hits], i)
+                 if found.vector is not None else np.zeros((len(found.hits), len(MEMORY_FEATURES))))
+        out.append(replace(item, candidates=replace(found, features=np.hstack([found.features, extra]))))
+    return out
+
+
+def prepared(questions: Sequence[TuningQuestion], retriever: Retriever, folds: int = FOLDS
+             ) -> tuple[list[Example], Reader | None, QuestionMemory]:
+    """The examples a model is cross-validated and fitted on (read out of fold, then remembered without
+    themselves), the reader trained on all of them and the memory of all of them."""
+    items, reader = cross_read(examples(questions, CandidateFeaturizer(retriever)), folds)
+    memory = question_memory(items, retriever)
+    return remember(items, memory), reader, memory
+
+
 # ------------------------------------------------------------------------------------------------ fitting
 
 
@@ -148,13 +193,14 @@ def _honest_question_rows(items: Sequence[Example], rows: np.ndarray, folds: int
 
 def fit(items: Sequence[Example], rows: Sequence[int] | None = None, threshold: float = 0.5,
         folds: int = FOLDS, meta: dict | None = None, hint_threshold: float | None = None,
-        reader: Reader | None = None) -> AnswerModel:
-    """A model trained on `rows` (all by default); with `reader`, `items` must carry its features (`cross_read`)."""
+        reader: Reader | None = None, memory: QuestionMemory | None = None) -> AnswerModel:
+    """A model trained on `rows` (all by default); with `reader` and `memory`, `items` must carry their features
+    (`prepared`)."""
     chosen = np.arange(len(items)) if rows is None else np.asarray(rows)
     rerank = _fit_rerank(items, chosen)
     answer = LogisticHead.fit(_honest_question_rows(items, chosen, max(2, folds - 1)),
                               [items[i].question.answerable for i in chosen], C_ANSWER)
-    return AnswerModel(rerank, answer, threshold, meta, hint_threshold, reader)
+    return AnswerModel(rerank, answer, threshold, meta, hint_threshold, reader, memory)
 
 
 # ------------------------------------------------------------------------------------------------ cross-validation
@@ -239,7 +285,7 @@ def cross_validate(items: Sequence[Example], folds: int = FOLDS) -> CrossValidat
 
 
 def recipe_fingerprint() -> str:
-    return hashlib.sha256(repr((MODEL_VERSION, C_RERANK, C_ANSWER, THRESHOLD_OBJECTIVE, READER)).encode()
+    return hashlib.sha256(repr((MODEL_VERSION, C_RERANK, C_ANSWER, THRESHOLD_OBJECTIVE, READER, TEMPERATURE)).encode()
                           ).hexdigest()[:16]
 
 
@@ -252,15 +298,14 @@ class TrainedAnswerModel:
 def train(retriever: Retriever, corpus_dir: Path | str | None = None, folds: int = FOLDS) -> TrainedAnswerModel:
     """Cross-validate (grouped by section) to choose the threshold, then fit on every tuning question."""
     questions = [q for q in load_questions(corpus_dir) if q.school in retriever.schools.slugs]
-    featurizer = CandidateFeaturizer(retriever)
-    items, reader = cross_read(examples(questions, featurizer), folds)
+    items, reader, memory = prepared(questions, retriever, folds)
     crossval = cross_validate(items, folds)
     meta = {"embedder": retriever.embedder.name, "corpus": corpus_fingerprint(corpus_dir),
             "indexes": _indexes_fingerprint(retriever, {q.school for q in questions}),
             "recipe": recipe_fingerprint(), "questions": len(questions), "folds": folds,
             "crossval": {k: round(v, 4) for k, v in crossval.figures().items()}}
     return TrainedAnswerModel(fit(items, threshold=crossval.threshold, folds=folds, meta=meta,
-                                  hint_threshold=crossval.hint_threshold, reader=reader), crossval)
+                                  hint_threshold=crossval.hint_threshold, reader=reader, memory=memory), crossval)
 
 
 def _checked(retriever: Retriever, corpus_dir: Path | str | None = None) -> tuple[str, AnswerModel | None]:
@@ -318,5 +363,5 @@ def build(retriever: Retriever, force: bool = False) -> str:
 
 __all__ = ["CrossValidation", "Example", "FOLDS", "READER", "TrainedAnswerModel", "TuningQuestion", "build",
            "corpus_fingerprint", "cross_read", "cross_validate", "default_corpus_dir", "examples", "fit",
-           "grouped_folds", "load_questions", "model_dir", "model_state", "read", "ready_model", "save_atomically",
-           "train"]
+           "grouped_folds", "load_questions", "model_dir", "model_state", "prepared", "question_memory", "read",
+           "ready_model", "remember", "save_atomically", "train"]

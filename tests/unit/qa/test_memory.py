@@ -1,0 +1,87 @@
+"""The question memory: which passages answered the school's earlier questions that read like this one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.qa import training
+from bot.qa.answerability import AnswerModel
+from bot.qa.memory import MEMORY_FEATURES, QuestionMemory
+from bot.qa.retrieval import Retriever
+from test_answer_model import TINY_CORPUS, _question
+
+
+def _unit(*values: float) -> np.ndarray:
+    vector = np.array(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+#: Three remembered questions at alder (two answered by passage "a", one the policy does not answer) and one at
+#: birch, answered by passage "b", asked in exactly the words of the question below.
+MEMORY = QuestionMemory(
+    ("alder", "alder", "alder", "birch"),
+    np.stack([_unit(1, 0.1, 0), _unit(0.9, 0.3, 0), _unit(0, 0, 1), _unit(1, 0, 0)]),
+    (frozenset({"a"}), frozenset({"a"}), frozenset(), frozenset({"b"})))
+ASKED = _unit(1, 0, 0)
+
+
+def test_a_passage_that_answered_a_question_like_this_one_stands_out() -> None:
+    rows = MEMORY.features("alder", ASKED, ["a", "b", "c"])
+    asked_before, share, gap = (MEMORY_FEATURES.index(n) for n in MEMORY_FEATURES)
+    assert rows[0, asked_before] == pytest.approx(float(ASKED @ MEMORY.vectors[0]), abs=1e-6)
+    assert rows[0, share] > 0.5 and rows[0, gap] == 0.0
+    # Passage "b" answered the birch question word for word, but this is alder's memory.
+    assert rows[1].tolist()[:2] == [0.0, 0.0] and rows[1, gap] < 0.0
+    assert rows[2].tolist()[:2] == [0.0, 0.0]
+
+
+def test_a_question_being_trained_on_never_finds_itself() -> None:
+    alone = QuestionMemory(("alder",), ASKED[None, :], (frozenset({"a"}),))
+    assert alone.features("alder", ASKED, ["a"], leave_out=0).tolist() == [[0.0, 0.0, 0.0]]
+    assert alone.features("alder", ASKED, ["a"])[0, 0] == pytest.approx(1.0)
+    without_first = MEMORY.features("alder", ASKED, ["a"], leave_out=0)
+    assert without_first[0, 0] == pytest.approx(float(ASKED @ MEMORY.vectors[1]), abs=1e-6)
+
+
+def test_a_school_without_remembered_questions_gets_the_same_row_for_every_candidate() -> None:
+    """All zeros: a choice among the candidates then ranks them as the model without a memory would."""
+    for memory, school in ((MEMORY, "cedar"), (QuestionMemory.empty(3), "alder")):
+        assert not memory.features(school, ASKED, ["a", "b"]).any()
+
+
+def test_the_memory_is_stored_as_plain_arrays_and_read_back_the_same() -> None:
+    again = QuestionMemory.from_arrays(MEMORY.arrays())
+    assert again.schools == MEMORY.schools and again.answered_by == MEMORY.answered_by
+    assert np.array_equal(again.vectors, MEMORY.vectors)
+    assert all(a.dtype != object for a in MEMORY.arrays().values())
+
+
+def test_a_memory_with_rows_missing_is_an_exact_error() -> None:
+    with pytest.raises(ValueError, match=r"one school, vector and passage set per question, got 2, 1 and 2"):
+        QuestionMemory(("alder", "birch"), ASKED[None, :], (frozenset(), frozenset()))
+
+
+def test_the_trained_model_remembers_its_questions_and_reads_the_memory_after_saving(
+        retriever: Retriever, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLICYBOT_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    corpus = tmp_path / "tuning"
+    corpus.mkdir()
+    (corpus / "tiny.jsonl").write_text("\n".join(_question(i, *row) for i, row in enumerate(TINY_CORPUS)) + "\n")
+    model = training.train(retriever, corpus, folds=2).model
+    assert model.memory is not None and len(model.memory.schools) == len(TINY_CORPUS)
+    answered = [bool(found) for found in model.memory.answered_by]
+    assert answered == [bool(row[3]) for row in TINY_CORPUS]
+    training.save_atomically(model, training.model_dir(retriever.embedder.name))
+    loaded = AnswerModel.load(training.model_dir(retriever.embedder.name))
+    assert loaded.memory is not None and loaded.memory.answered_by == model.memory.answered_by
+    question = TINY_CORPUS[1][2]
+    candidates = loaded.featurizer(retriever).candidates("alder", question, "pupil")
+    assert candidates.features.shape[1] == len(loaded.candidate_features)
+    remembered = candidates.features[:, -len(MEMORY_FEATURES):]
+    holds = [TINY_CORPUS[1][3][0].lower() in hit.text.lower() for hit in candidates.hits]
+    # Asked again in its own words, the question finds itself: its evidence passage scores 1.
+    assert remembered[holds.index(True), 0] == pytest.approx(1.0, abs=1e-5)
+    assert loaded.judge(candidates).hits[0].passage.id == model.judge(candidates).hits[0].passage.id
