@@ -28,13 +28,13 @@ from bot.core.artifacts import read_model_files
 from bot.core.embedder import TokenVectors
 from bot.core.roles import canonical_role
 from bot.qa.index import SchoolIndex, passage_sentences
-from bot.qa.memory import MEMORY_FEATURES, QuestionMemory
+from bot.qa.memory import ASKED_FEATURES, MEMORY_FEATURES, QuestionMemory
 from bot.qa.reading import READING_FEATURES, Reader, Reading, stack_passages
 from bot.qa.retrieval import Retriever, SearchHit, query_tokens, roles_served
 from bot.text import lemmas, normalise_query
 
 #: Bump when features or the file layout change, so a saved model is rebuilt rather than misread.
-MODEL_VERSION = 8
+MODEL_VERSION = 9
 ARRAYS_FILE = "answer_model.npz"
 META_FILE = "answer_model.json"
 #: Candidates: the fused top ones, plus this many more each by dense, BM25 and best sentence.
@@ -88,7 +88,8 @@ _TOP_FEATURES: tuple[str, ...] = (
     "names_asked_person", *_WORD_SUMMARY)
 QUESTION_FEATURES: tuple[str, ...] = ("best", "second", "margin", "max_dense", "max_lexical_log",
                                       "max_sentence", *(f"top_{n}" for n in _TOP_FEATURES),
-                                      *(f"max_{n}" for n in _WORD_SUMMARY), "max_reading", "top_reading")
+                                      *(f"max_{n}" for n in _WORD_SUMMARY), "max_reading", "top_reading",
+                                      "top_asked_before", "top_asked_before_share", *ASKED_FEATURES)
 
 
 def question_type(question: str) -> str:
@@ -198,6 +199,8 @@ class Candidates:
     reading: Reading | None = field(default=None, repr=False)
     #: The question's vector, as searched (a question memory is built from it).
     vector: np.ndarray | None = field(default=None, repr=False)
+    #: ASKED_FEATURES, when a question memory was consulted (the rows then end with MEMORY_FEATURES).
+    asked: np.ndarray | None = field(default=None, repr=False)
 
 
 class CandidateFeaturizer:
@@ -305,10 +308,12 @@ class CandidateFeaturizer:
         if self.reader is not None:
             features = np.hstack([features, self.reader.features(
                 reading, stack_passages(matrices, index.dense.dim), len(chosen))])
+        asked = None
         if self.memory is not None:
             features = np.hstack([features, self.memory.features(school, vector, [hits[r].passage.id
                                                                                   for r in chosen])])
-        return Candidates(tuple(hits[r] for r in chosen), features, reading, vector)
+            asked = self.memory.asked(school, vector)
+        return Candidates(tuple(hits[r] for r in chosen), features, reading, vector, asked)
 
 
 def question_features(candidates: Candidates, rerank: np.ndarray) -> np.ndarray:
@@ -321,14 +326,17 @@ def question_features(candidates: Candidates, rerank: np.ndarray) -> np.ndarray:
     second = float(rerank[order[1]]) if len(order) > 1 else 0.0
     top = rows[order[0]]
     # The learned reading over "none of these" (bot.qa.reading), when the rows carry it: the best candidate's and
-    # the first-ranked one's. Zeros for a model without a reader. The memory's columns (last, when there) are the
-    # reranker's alone: read by the head too, they raised the threshold grouped CV chose and answered less.
+    # the first-ranked one's. Zeros for a model without a reader.
+    remembered = candidates.asked is not None
     reading = (rows[:, len(CANDIDATE_FEATURES)].max(), top[len(CANDIDATE_FEATURES)]) \
-        if rows.shape[1] in (len(CANDIDATE_FEATURES) + len(READING_FEATURES),
-                             len(CANDIDATE_FEATURES) + len(READING_FEATURES) + len(MEMORY_FEATURES)) else (0.0, 0.0)
+        if rows.shape[1] - (len(MEMORY_FEATURES) if remembered else 0) > len(CANDIDATE_FEATURES) else (0.0, 0.0)
+    # What the question memory says (bot.qa.memory): of the first-ranked passage, and of the question as a whole.
+    # Zeros without one.
+    memory = ((*top[-len(MEMORY_FEATURES):-1], *candidates.asked) if candidates.asked is not None
+              else np.zeros(len(MEMORY_FEATURES) - 1 + len(ASKED_FEATURES)))
     return np.array([best, second, best - second, rows[:, _AT["dense"]].max(), rows[:, _AT["lexical_log"]].max(),
                      rows[:, _AT["sentence_best"]].max(), *(top[_AT[n]] for n in _TOP_FEATURES),
-                     *(rows[:, _AT[n]].max() for n in _WORD_SUMMARY), *reading])
+                     *(rows[:, _AT[n]].max() for n in _WORD_SUMMARY), *reading, *memory])
 
 
 # ------------------------------------------------------------------------------------------------ the model
@@ -492,8 +500,9 @@ class AnswerModel:
         except (KeyError, ValueError, IndexError):
             memory = None
             raw = {**raw, "version": None}
-        if raw.get("version") != MODEL_VERSION or raw.get("candidate_features") != list(
-                candidate_columns(reader, memory is not None)):
+        if (raw.get("version") != MODEL_VERSION
+                or raw.get("candidate_features") != list(candidate_columns(reader, memory is not None))
+                or raw.get("question_features") != list(QUESTION_FEATURES)):
             raise AnswerModelNotReady(f"the answer model in {folder} was made by another version of this code; "
                                       f"run `make index` to rebuild it")
         heads = {name: LogisticHead(arrays[f"{name}_mean"], arrays[f"{name}_scale"], arrays[f"{name}_coef"],

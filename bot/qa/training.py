@@ -35,7 +35,7 @@ from bot.core import artifacts
 from bot.evaluation import span_found
 from bot.qa.answerability import (MODEL_VERSION, AnswerModel, AnswerModelNotReady, CandidateFeaturizer,
                                   Candidates, LogisticHead, question_features)
-from bot.qa.memory import MEMORY_FEATURES, TEMPERATURE, QuestionMemory
+from bot.qa.memory import ASKED_FEATURES, MEMORY_FEATURES, TEMPERATURE, QuestionMemory
 from bot.qa.reading import Reader, ReaderRecipe, fit_reader
 from bot.qa.retrieval import Retriever, SearchHit
 from bot.qa.tuning import TuningQuestion, corpus_fingerprint, default_corpus_dir, load_questions
@@ -148,13 +148,17 @@ def question_memory(items: Sequence[Example], retriever: Retriever) -> QuestionM
 
 
 def remember(items: Sequence[Example], memory: QuestionMemory) -> list[Example]:
-    """Every example with MEMORY_FEATURES appended, each read from `memory` (built from `items`) without itself."""
+    """Every example with MEMORY_FEATURES appended and its ASKED_FEATURES, each read from `memory` (built from
+    `items`) without itself."""
     out = []
     for i, item in enumerate(items):
         found = item.candidates
-        extra = (memory.features(item.question.school, found.vector, [h.passage.id for h in found.hits], i)
+        school = item.question.school
+        extra = (memory.features(school, found.vector, [h.passage.id for h in found.hits], i)
                  if found.vector is not None else np.zeros((len(found.hits), len(MEMORY_FEATURES))))
-        out.append(replace(item, candidates=replace(found, features=np.hstack([found.features, extra]))))
+        asked = memory.asked(school, found.vector, i) if found.vector is not None else np.zeros(len(ASKED_FEATURES))
+        out.append(replace(item, candidates=replace(found, features=np.hstack([found.features, extra]),
+                                                    asked=asked)))
     return out
 
 

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from bot.qa import training
-from bot.qa.answerability import AnswerModel
-from bot.qa.memory import MEMORY_FEATURES, QuestionMemory
+from bot.qa.answerability import (CANDIDATE_FEATURES, QUESTION_FEATURES, AnswerModel, Candidates,
+                                  question_features)
+from bot.qa.memory import ASKED_FEATURES, MEMORY_FEATURES, QuestionMemory
+from bot.qa.reading import READING_FEATURES
 from bot.qa.retrieval import Retriever
 from test_answer_model import TINY_CORPUS, _question
 
@@ -85,3 +87,27 @@ def test_the_trained_model_remembers_its_questions_and_reads_the_memory_after_sa
     # Asked again in its own words, the question finds itself: its evidence passage scores 1.
     assert remembered[holds.index(True), 0] == pytest.approx(1.0, abs=1e-5)
     assert loaded.judge(candidates).hits[0].passage.id == model.judge(candidates).hits[0].passage.id
+
+
+def test_a_question_like_one_the_policy_did_not_answer_says_so_to_the_answer_head() -> None:
+    margin, unanswered_share, best_answered = (ASKED_FEATURES.index(n) for n in ASKED_FEATURES)
+    like_answered = MEMORY.asked("alder", ASKED)
+    like_unanswered = MEMORY.asked("alder", _unit(0, 0.1, 1))
+    assert like_answered[margin] > 0 > like_unanswered[margin]
+    assert like_unanswered[unanswered_share] > 0.5 > like_answered[unanswered_share]
+    assert like_answered[best_answered] == pytest.approx(float(ASKED @ MEMORY.vectors[0]), abs=1e-6)
+    assert not MEMORY.asked("cedar", ASKED).any()
+
+
+def test_the_answer_head_reads_the_memory_only_when_the_candidates_carry_it() -> None:
+    columns = len(CANDIDATE_FEATURES) + len(READING_FEATURES) + len(MEMORY_FEATURES)
+    rows = np.zeros((2, columns))
+    rows[0, -len(MEMORY_FEATURES):] = [0.9, 0.8, 0.0]
+    rerank = np.array([0.7, 0.2])
+    asked = np.array([0.3, 0.1, 0.9])
+    read = question_features(Candidates((), rows, asked=asked), rerank)
+    assert len(read) == len(QUESTION_FEATURES)
+    assert read[QUESTION_FEATURES.index("top_asked_before")] == pytest.approx(0.9)
+    assert read[-len(ASKED_FEATURES):].tolist() == pytest.approx(asked.tolist())
+    without = question_features(Candidates((), rows[:, :-len(MEMORY_FEATURES)]), rerank)
+    assert len(without) == len(QUESTION_FEATURES) and not without[-len(ASKED_FEATURES) - 2:].any()
