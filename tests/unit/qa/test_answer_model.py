@@ -212,12 +212,18 @@ TINY_CORPUS = [
 ]
 
 
-def test_training_on_tuning_questions_gives_a_ready_model_that_goes_stale_when_they_change(
-        retriever: Retriever, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def tiny_corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """TINY_CORPUS as a tuning folder under `tmp_path`, with the artifacts there too."""
     monkeypatch.setenv("POLICYBOT_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
     corpus = tmp_path / "tuning"
     corpus.mkdir()
     (corpus / "tiny.jsonl").write_text("\n".join(_question(i, *row) for i, row in enumerate(TINY_CORPUS)) + "\n")
+    return corpus
+
+
+def test_training_on_tuning_questions_gives_a_ready_model_that_goes_stale_when_they_change(
+        retriever: Retriever, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = tiny_corpus(tmp_path, monkeypatch)
     trained = training.train(retriever, corpus, folds=2)
     figures = trained.crossval.figures()
     assert figures["questions"] == len(TINY_CORPUS) and figures["answerable"] == 7

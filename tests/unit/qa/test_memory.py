@@ -13,7 +13,7 @@ from bot.qa.answerability import (CANDIDATE_FEATURES, QUESTION_FEATURES, AnswerM
 from bot.qa.memory import ASKED_FEATURES, MEMORY_FEATURES, QuestionMemory
 from bot.qa.reading import READING_FEATURES
 from bot.qa.retrieval import Retriever
-from test_answer_model import TINY_CORPUS, _question
+from test_answer_model import TINY_CORPUS, tiny_corpus
 
 
 def _unit(*values: float) -> np.ndarray:
@@ -68,11 +68,7 @@ def test_a_memory_with_rows_missing_is_an_exact_error() -> None:
 
 def test_the_trained_model_remembers_its_questions_and_reads_the_memory_after_saving(
         retriever: Retriever, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("POLICYBOT_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
-    corpus = tmp_path / "tuning"
-    corpus.mkdir()
-    (corpus / "tiny.jsonl").write_text("\n".join(_question(i, *row) for i, row in enumerate(TINY_CORPUS)) + "\n")
-    model = training.train(retriever, corpus, folds=2).model
+    model = training.train(retriever, tiny_corpus(tmp_path, monkeypatch), folds=2).model
     assert model.memory is not None and len(model.memory.schools) == len(TINY_CORPUS)
     answered = [bool(found) for found in model.memory.answered_by]
     assert answered == [bool(row[3]) for row in TINY_CORPUS]
