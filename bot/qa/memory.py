@@ -56,8 +56,9 @@ class QuestionMemory:
         return cls((), np.zeros((0, dim), dtype=np.float32), ())
 
     @cached_property
-    def _by_school(self) -> dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]:
-        """Per school: its rows, and for each passage the positions among them of the questions it answered."""
+    def _by_school(self) -> dict[str, tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]]:
+        """Per school: its rows, for each passage the positions among them of the questions it answered, and which
+        of them the policy answered."""
         rows: dict[str, list[int]] = {}
         for i, school in enumerate(self.schools):
             rows.setdefault(school, []).append(i)
@@ -67,7 +68,8 @@ class QuestionMemory:
             for at, row in enumerate(found):
                 for passage in self.answered_by[row]:
                     cited.setdefault(passage, []).append(at)
-            out[school] = (np.array(found), {p: np.array(a) for p, a in cited.items()})
+            out[school] = (np.array(found), {p: np.array(a) for p, a in cited.items()},
+                           np.array([bool(self.answered_by[r]) for r in found], dtype=bool))
         return out
 
     def _cosines(self, school: str, vector: np.ndarray, leave_out: int | None) -> np.ndarray | None:
@@ -104,7 +106,7 @@ class QuestionMemory:
         cosines = self._cosines(school, vector, leave_out)
         if cosines is None:
             return np.zeros(len(ASKED_FEATURES))
-        answered = np.array([bool(self.answered_by[r]) for r in self._by_school[school][0]])
+        answered = self._by_school[school][2]
         weights = np.exp((cosines - cosines.max()) / TEMPERATURE)
         best = lambda mask: float(cosines[mask].max()) if np.isfinite(cosines[mask]).any() else 0.0  # noqa: E731
         return np.array([best(answered) - best(~answered), float(weights[~answered].sum() / weights.sum()),
