@@ -85,9 +85,10 @@ eval-probes: install index train
 	$(POLICYBOT) eval --no-corpus --questions $(PROBES)/questions-probe-5.jsonl
 	$(POLICYBOT) eval --no-corpus --questions $(PROBES)/questions-probe-6.jsonl
 	$(POLICYBOT) eval --no-corpus --questions $(PROBES)/questions-probe-8.jsonl
+	$(POLICYBOT) eval --no-corpus --questions $(PROBES)/questions-probe-9.jsonl
 	$(PY) -m tools.eval_e2e --screen-items $(PROBES)/safeguarding-probe-3.jsonl \
 		--questions $(PROBES)/questions-probe-5.jsonl $(PROBES)/questions-probe-6.jsonl \
-		$(PROBES)/questions-probe-8.jsonl
+		$(PROBES)/questions-probe-8.jsonl $(PROBES)/questions-probe-9.jsonl
 	$(PY) -m tools.eval_e2e --no-answers --screen-items $(PROBES)/safeguarding-probe-7.jsonl
 
 # Retrieval quality, latency, build and scale; then the answer core side by side (dev, grouped CV, per kind,
