@@ -223,16 +223,20 @@ def _eval_answer_corpus(assistant, out: TextIO) -> None:
     if not any(training.default_corpus_dir().glob("*.jsonl")):
         out.write(f"answer model corpus: skipped, no tuning questions in {training.default_corpus_dir()}\n")
         return
-    crossval = training.train(assistant.retriever).crossval
-    figures = crossval.figures()
-    out.write(f"answer model, grouped {training.FOLDS}-fold CV by policy section on "
-              f"{training.default_corpus_dir()} ({figures['questions']:.0f} questions, "
-              f"{figures['answerable']:.0f} answerable; threshold {crossval.threshold:.2f}):\n")
-    for name in ("evidence_at_1", "evidence_at_3", "abstention_accuracy", "unanswerable_abstained",
-                 "answerable_answered", "rerank_at_1", "ended_right"):
-        out.write(f"  {name.replace('_', ' ')}: {figures[name]:.3f}\n")
-    out.write("  by kind (evidence@1, or abstention for the unanswerable kinds): "
-              + ", ".join(f"{kind} {share:.2f}" for kind, share in crossval.by_kind().items()) + "\n")
+    trained = training.train(assistant.retriever)
+    for crossval, title in ((trained.crossval, "answer model"),
+                            (trained.unremembered, "answer model for a school without remembered questions")):
+        if crossval is None:
+            continue
+        figures = crossval.figures()
+        out.write(f"{title}, grouped {training.FOLDS}-fold CV by policy section on "
+                  f"{training.default_corpus_dir()} ({figures['questions']:.0f} questions, "
+                  f"{figures['answerable']:.0f} answerable; threshold {crossval.threshold:.2f}):\n")
+        for name in ("evidence_at_1", "evidence_at_3", "abstention_accuracy", "unanswerable_abstained",
+                     "answerable_answered", "rerank_at_1", "ended_right"):
+            out.write(f"  {name.replace('_', ' ')}: {figures[name]:.3f}\n")
+        out.write("  by kind (evidence@1, or abstention for the unanswerable kinds): "
+                  + ", ".join(f"{kind} {share:.2f}" for kind, share in crossval.by_kind().items()) + "\n")
 
 
 def _eval_screen(path: Path, verbose: bool, out: TextIO, embedder: Embedder | None = None) -> None:

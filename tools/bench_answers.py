@@ -92,11 +92,9 @@ def bench_embedder(embedder: Embedder, dev: Sequence[EvalItem], out: TextIO) -> 
         store = IndexStore(Path(tmp) / "index")
         store.build_all(list(directory), embedder, force=True, progress=False)
         retriever = Retriever(directory, store, embedder, auto_build=False)
-        examples, reader, memory = training.prepared(questions, retriever)
-        crossval = training.cross_validate(examples)
-        learned = PolicyAssistant(retriever, model=training.fit(examples, threshold=crossval.threshold,
-                                                                 hint_threshold=crossval.hint_threshold,
-                                                                 reader=reader, memory=memory))
+        trained = training.fitted(*training.prepared(questions, retriever))
+        crossval = trained.crossval
+        learned = PolicyAssistant(retriever, model=trained.model)
         rule = PolicyAssistant(retriever)
         dev_learned = figures_of(dev, lambda i: learned.answer(i.school, i.question, i.role))
         dev_rule = figures_of(dev, lambda i: rule.answer(i.school, i.question, i.role))

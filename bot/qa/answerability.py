@@ -34,7 +34,7 @@ from bot.qa.retrieval import Retriever, SearchHit, query_tokens, roles_served
 from bot.text import lemmas, normalise_query
 
 #: Bump when features or the file layout change, so a saved model is rebuilt rather than misread.
-MODEL_VERSION = 9
+MODEL_VERSION = 10
 ARRAYS_FILE = "answer_model.npz"
 META_FILE = "answer_model.json"
 #: Candidates: the fused top ones, plus this many more each by dense, BM25 and best sentence.
@@ -309,7 +309,7 @@ class CandidateFeaturizer:
             features = np.hstack([features, self.reader.features(
                 reading, stack_passages(matrices, index.dense.dim), len(chosen))])
         asked = None
-        if self.memory is not None:
+        if self.memory is not None and self.memory.remembers(school):
             features = np.hstack([features, self.memory.features(school, vector, [hits[r].passage.id
                                                                                   for r in chosen])])
             asked = self.memory.asked(school, vector)
@@ -431,20 +431,28 @@ class AnswerModel:
     """The reranker, the answer head and two thresholds chosen by grouped cross-validation: at `threshold` it
     answers; from `hint_threshold` up to it, it shows the closest passage as such and says it may not be the rule.
     With a `reader`, the reranker also reads its learned word-by-word scores (the featurizer must carry the same
-    reader: `featurizer()`). `meta` says what it was trained on."""
+    reader: `featurizer()`). With a `memory`, it also reads what the school's remembered questions say, and a school
+    the memory holds no question of is judged by `unremembered`, the same recipe trained without a memory: a model
+    that learned to lean on the memory answers far too readily where it is empty (docs/benchmarks.md, 2026-12-07
+    afternoon). `meta` says what it was trained on."""
 
     def __init__(self, rerank: LogisticHead, answer: LogisticHead, threshold: float,
                  meta: Mapping[str, Any] | None = None, hint_threshold: float | None = None,
-                 reader: Reader | None = None, memory: QuestionMemory | None = None) -> None:
+                 reader: Reader | None = None, memory: QuestionMemory | None = None,
+                 unremembered: AnswerModel | None = None) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"the answer threshold must be between 0 and 1, got {threshold!r}")
         if hint_threshold is not None and not 0.0 < hint_threshold <= threshold:
             raise ValueError(f"the hint threshold must be between 0 and the answer threshold {threshold!r}, "
                              f"got {hint_threshold!r}")
+        if unremembered is not None and (unremembered.memory is not None or unremembered.reader is not reader):
+            raise ValueError("the model for schools without remembered questions must read no memory and the same "
+                             "reader as the model it stands in for")
         self.rerank, self.answer, self.threshold = rerank, answer, threshold
         self.hint_threshold = hint_threshold
         self.reader = reader
         self.memory = memory
+        self.unremembered = unremembered
         self.meta: dict[str, Any] = dict(meta or {})
 
     @property
@@ -457,6 +465,12 @@ class AnswerModel:
         return CandidateFeaturizer(retriever, self.reader, self.memory)
 
     def judge(self, candidates: Candidates) -> Judgement:
+        if self.memory is not None and candidates.asked is None:
+            # A school the memory holds no question of (CandidateFeaturizer left the memory out of its rows).
+            if self.unremembered is None:
+                raise ValueError("this answer model reads a question memory and has no model for a school without "
+                                 "remembered questions; run `make index` to rebuild it")
+            return self.unremembered.judge(candidates)
         if len(candidates.hits) and candidates.features.shape[1] != len(self.rerank.coef):
             raise ValueError(f"the answer model reads {len(self.rerank.coef)} features per candidate, got "
                              f"{candidates.features.shape[1]}: make the candidates with model.featurizer()")
@@ -470,9 +484,11 @@ class AnswerModel:
     def save(self, directory: Path | str) -> None:
         folder = Path(directory)
         folder.mkdir(parents=True, exist_ok=True)
-        arrays = {f"{name}_{part}": getattr(head, part) for name, head in (("rerank", self.rerank),
-                                                                          ("answer", self.answer))
-                  for part in ("mean", "scale", "coef")}
+        heads = [("rerank", self.rerank), ("answer", self.answer)]
+        if self.unremembered is not None:
+            heads += [("unremembered_rerank", self.unremembered.rerank),
+                      ("unremembered_answer", self.unremembered.answer)]
+        arrays = {f"{name}_{part}": getattr(head, part) for name, head in heads for part in ("mean", "scale", "coef")}
         if self.reader is not None:
             arrays.update(self.reader.arrays())
         if self.memory is not None:
@@ -482,7 +498,11 @@ class AnswerModel:
             "version": MODEL_VERSION, "threshold": self.threshold, "hint_threshold": self.hint_threshold,
             "candidate_features": list(self.candidate_features),
             "question_features": list(QUESTION_FEATURES), "rerank_intercept": self.rerank.intercept,
-            "answer_intercept": self.answer.intercept, "meta": self.meta}, indent=1), encoding="utf-8")
+            "answer_intercept": self.answer.intercept, "meta": self.meta,
+            "unremembered": None if self.unremembered is None else {
+                "threshold": self.unremembered.threshold, "hint_threshold": self.unremembered.hint_threshold,
+                "rerank_intercept": self.unremembered.rerank.intercept,
+                "answer_intercept": self.unremembered.answer.intercept}}, indent=1), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path | str) -> AnswerModel:
@@ -500,16 +520,32 @@ class AnswerModel:
         except (KeyError, ValueError, IndexError):
             memory = None
             raw = {**raw, "version": None}
+        stand_in = raw.get("unremembered")
         if (raw.get("version") != MODEL_VERSION
                 or raw.get("candidate_features") != list(candidate_columns(reader, memory is not None))
-                or raw.get("question_features") != list(QUESTION_FEATURES)):
+                or raw.get("question_features") != list(QUESTION_FEATURES)
+                or (memory is not None and not stand_in)):
             raise AnswerModelNotReady(f"the answer model in {folder} was made by another version of this code; "
                                       f"run `make index` to rebuild it")
-        heads = {name: LogisticHead(arrays[f"{name}_mean"], arrays[f"{name}_scale"], arrays[f"{name}_coef"],
-                                    float(raw[f"{name}_intercept"])) for name in ("rerank", "answer")}
-        hint = raw.get("hint_threshold")
-        return cls(heads["rerank"], heads["answer"], float(raw["threshold"]), raw.get("meta") or {},
-                   None if hint is None else float(hint), reader, memory)
+
+        def head(name: str, intercept: float) -> LogisticHead:
+            return LogisticHead(arrays[f"{name}_mean"], arrays[f"{name}_scale"], arrays[f"{name}_coef"],
+                                float(intercept))
+
+        def optional(value: Any) -> float | None:
+            return None if value is None else float(value)
+
+        try:
+            unremembered = None if not stand_in else cls(
+                head("unremembered_rerank", stand_in["rerank_intercept"]),
+                head("unremembered_answer", stand_in["answer_intercept"]), float(stand_in["threshold"]), {},
+                optional(stand_in.get("hint_threshold")), reader)
+            return cls(head("rerank", raw["rerank_intercept"]), head("answer", raw["answer_intercept"]),
+                       float(raw["threshold"]), raw.get("meta") or {}, optional(raw.get("hint_threshold")), reader,
+                       memory, unremembered)
+        except KeyError as missing:
+            raise AnswerModelNotReady(f"the answer model in {folder} lacks {missing}; run `make index` to rebuild "
+                                      f"it") from None
 
 
 class AnswerModelNotReady(ValueError):

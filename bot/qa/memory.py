@@ -72,6 +72,11 @@ class QuestionMemory:
                            np.array([bool(self.answered_by[r]) for r in found], dtype=bool))
         return out
 
+    def remembers(self, school: str) -> bool:
+        """Whether any question asked at `school` is remembered (a school without any is served by the model that
+        never reads a memory: AnswerModel.unremembered)."""
+        return school in self._by_school
+
     def _cosines(self, school: str, vector: np.ndarray, leave_out: int | None) -> np.ndarray | None:
         """Cosines to the school's remembered questions (-inf for `leave_out`); None when there are none."""
         if school not in self._by_school:

@@ -197,14 +197,22 @@ def _honest_question_rows(items: Sequence[Example], rows: np.ndarray, folds: int
 
 def fit(items: Sequence[Example], rows: Sequence[int] | None = None, threshold: float = 0.5,
         folds: int = FOLDS, meta: dict | None = None, hint_threshold: float | None = None,
-        reader: Reader | None = None, memory: QuestionMemory | None = None) -> AnswerModel:
+        reader: Reader | None = None, memory: QuestionMemory | None = None,
+        unremembered: AnswerModel | None = None) -> AnswerModel:
     """A model trained on `rows` (all by default); with `reader` and `memory`, `items` must carry their features
     (`prepared`)."""
     chosen = np.arange(len(items)) if rows is None else np.asarray(rows)
     rerank = _fit_rerank(items, chosen)
     answer = LogisticHead.fit(_honest_question_rows(items, chosen, max(2, folds - 1)),
                               [items[i].question.answerable for i in chosen], C_ANSWER)
-    return AnswerModel(rerank, answer, threshold, meta, hint_threshold, reader, memory)
+    return AnswerModel(rerank, answer, threshold, meta, hint_threshold, reader, memory, unremembered)
+
+
+def forgotten(items: Sequence[Example]) -> list[Example]:
+    """The examples as a school with no remembered questions meets them: without the memory's columns."""
+    width = len(MEMORY_FEATURES)
+    return [replace(e, candidates=replace(e.candidates, features=e.candidates.features[:, :-width], asked=None))
+            if e.candidates.asked is not None else e for e in items]
 
 
 # ------------------------------------------------------------------------------------------------ cross-validation
@@ -297,19 +305,35 @@ def recipe_fingerprint() -> str:
 class TrainedAnswerModel:
     model: AnswerModel
     crossval: CrossValidation
+    #: The stand-in's, for a school without remembered questions.
+    unremembered: CrossValidation | None = None
+
+
+def fitted(items: Sequence[Example], reader: Reader | None, memory: QuestionMemory, folds: int = FOLDS,
+           meta: dict | None = None) -> TrainedAnswerModel:
+    """From `prepared` examples: cross-validate to choose the thresholds, then fit on every one; likewise the
+    stand-in without the memory, for schools it holds no question of (its figures in meta `crossval_unremembered`:
+    a new school's, before anyone writes questions for it)."""
+    crossval = cross_validate(items, folds)
+    plain_items = forgotten(items)
+    plain_crossval = cross_validate(plain_items, folds)
+    plain = fit(plain_items, threshold=plain_crossval.threshold, folds=folds,
+                hint_threshold=plain_crossval.hint_threshold, reader=reader)
+    meta = {**(meta or {}), "crossval": {k: round(v, 4) for k, v in crossval.figures().items()},
+            "crossval_unremembered": {k: round(v, 4) for k, v in plain_crossval.figures().items()}}
+    return TrainedAnswerModel(fit(items, threshold=crossval.threshold, folds=folds, meta=meta,
+                                  hint_threshold=crossval.hint_threshold, reader=reader, memory=memory,
+                                  unremembered=plain), crossval, plain_crossval)
 
 
 def train(retriever: Retriever, corpus_dir: Path | str | None = None, folds: int = FOLDS) -> TrainedAnswerModel:
     """Cross-validate (grouped by section) to choose the threshold, then fit on every tuning question."""
     questions = [q for q in load_questions(corpus_dir) if q.school in retriever.schools.slugs]
     items, reader, memory = prepared(questions, retriever, folds)
-    crossval = cross_validate(items, folds)
     meta = {"embedder": retriever.embedder.name, "corpus": corpus_fingerprint(corpus_dir),
             "indexes": _indexes_fingerprint(retriever, {q.school for q in questions}),
-            "recipe": recipe_fingerprint(), "questions": len(questions), "folds": folds,
-            "crossval": {k: round(v, 4) for k, v in crossval.figures().items()}}
-    return TrainedAnswerModel(fit(items, threshold=crossval.threshold, folds=folds, meta=meta,
-                                  hint_threshold=crossval.hint_threshold, reader=reader, memory=memory), crossval)
+            "recipe": recipe_fingerprint(), "questions": len(questions), "folds": folds}
+    return fitted(items, reader, memory, folds, meta)
 
 
 def _checked(retriever: Retriever, corpus_dir: Path | str | None = None) -> tuple[str, AnswerModel | None]:
@@ -366,6 +390,6 @@ def build(retriever: Retriever, force: bool = False) -> str:
 
 
 __all__ = ["CrossValidation", "Example", "FOLDS", "READER", "TrainedAnswerModel", "TuningQuestion", "build",
-           "corpus_fingerprint", "cross_read", "cross_validate", "default_corpus_dir", "examples", "fit",
-           "grouped_folds", "load_questions", "model_dir", "model_state", "prepared", "question_memory", "read",
-           "ready_model", "remember", "save_atomically", "train"]
+           "corpus_fingerprint", "cross_read", "cross_validate", "default_corpus_dir", "examples", "fit", "fitted",
+           "forgotten", "grouped_folds", "load_questions", "model_dir", "model_state", "prepared", "question_memory",
+           "read", "ready_model", "remember", "save_atomically", "train"]

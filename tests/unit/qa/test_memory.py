@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bot.qa import training
-from bot.qa.answerability import (CANDIDATE_FEATURES, QUESTION_FEATURES, AnswerModel, Candidates,
+from bot.qa.answerability import (CANDIDATE_FEATURES, QUESTION_FEATURES, AnswerModel, Candidates, LogisticHead,
                                   question_features)
 from bot.qa.memory import ASKED_FEATURES, MEMORY_FEATURES, QuestionMemory
 from bot.qa.reading import READING_FEATURES
@@ -107,3 +107,43 @@ def test_the_answer_head_reads_the_memory_only_when_the_candidates_carry_it() ->
     assert read[-len(ASKED_FEATURES):].tolist() == pytest.approx(asked.tolist())
     without = question_features(Candidates((), rows[:, :-len(MEMORY_FEATURES)]), rerank)
     assert len(without) == len(QUESTION_FEATURES) and not without[-len(ASKED_FEATURES) - 2:].any()
+
+
+def test_a_school_with_no_remembered_questions_is_judged_by_the_model_trained_without_a_memory(
+        retriever: Retriever, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model that learned to lean on the memory answers too readily where it is empty (a new school)."""
+    trained = training.train(retriever, tiny_corpus(tmp_path, monkeypatch), folds=2)
+    full = trained.model
+    assert full.memory is not None and full.memory.remembers("birch")
+    assert full.unremembered is not None and full.unremembered.memory is None
+    assert trained.unremembered is not None and "crossval_unremembered" in full.meta
+    # The same model as if nobody had written questions for birch.
+    alder = [i for i, school in enumerate(full.memory.schools) if school == "alder"]
+    memory = QuestionMemory(("alder",) * len(alder), full.memory.vectors[alder],
+                            tuple(full.memory.answered_by[i] for i in alder))
+    model = AnswerModel(full.rerank, full.answer, full.threshold, full.meta, full.hint_threshold, full.reader, memory,
+                        full.unremembered)
+    assert memory.remembers("alder") and not memory.remembers("birch")
+    featurizer = model.featurizer(retriever)
+    at_alder = featurizer.candidates("alder", "when can i use my phone", "pupil")
+    at_birch = featurizer.candidates("birch", "when can i use my phone", "pupil")
+    assert at_alder.asked is not None and at_alder.features.shape[1] == len(model.candidate_features)
+    assert at_birch.asked is None and at_birch.features.shape[1] == len(model.unremembered.candidate_features)
+    judged = model.judge(at_birch)
+    assert judged.threshold == model.unremembered.threshold
+    assert judged.answerable == model.unremembered.judge(at_birch).answerable
+    training.save_atomically(model, training.model_dir(retriever.embedder.name))
+    loaded = AnswerModel.load(training.model_dir(retriever.embedder.name))
+    assert loaded.unremembered is not None and loaded.unremembered.threshold == model.unremembered.threshold
+    assert loaded.judge(at_birch).answerable == pytest.approx(judged.answerable)
+    assert loaded.judge(at_alder).answerable == pytest.approx(model.judge(at_alder).answerable)
+
+
+def test_a_model_reading_a_memory_without_its_stand_in_is_an_exact_error() -> None:
+    alone = QuestionMemory(("alder",), ASKED[None, :], (frozenset({"a"}),))
+    head = LogisticHead(np.zeros(2), np.ones(2), np.zeros(2), 0.0)
+    model = AnswerModel(head, head, 0.5, memory=alone)
+    with pytest.raises(ValueError, match=r"no model for a school without remembered questions; run `make index`"):
+        model.judge(Candidates((), np.zeros((0, 2))))
+    with pytest.raises(ValueError, match=r"must read no memory and the same reader"):
+        AnswerModel(head, head, 0.5, memory=alone, unremembered=model)
