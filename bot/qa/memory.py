@@ -11,9 +11,11 @@ each question left out of the memory it reads, which under-weights this signal r
 
 Each candidate gets MEMORY_FEATURES: the closest remembered question that this passage answered (cosine), the
 share of a softmax over all the school's remembered questions (answered or not) that falls on those that this
-passage answered, and the first one's gap to the best candidate's. A school with no remembered questions gets
-zeros, the same for every candidate, which a choice among candidates ignores: its answers are the model's without
-the memory (grouped CV with an empty memory: first-ranked right 0.671, the model without it 0.670). The answer head
+passage answered, and the first one's gap to the best candidate's. A school with no remembered questions is judged
+by a stand-in trained without the memory (AnswerModel.unremembered): zeros in these columns leave the choice among
+candidates alone, but the answer head, which learned to trust the memory, then answers far too readily (grouped CV
+with the school's own questions out of the memory: 0.623 of the unanswerable abstained on, the stand-in 0.786;
+docs/benchmarks.md, 2026-12-07 afternoon). The answer head
 reads the first-ranked passage's two memory features and the question's ASKED_FEATURES: with one writer a school
 that cost answers (the nearest questions were mostly other facts), with two it is better on every grouped-CV measure
 and abstains far more often on the blind probes' questions the policy does not answer.
