@@ -28,13 +28,13 @@ from bot.core.artifacts import read_model_files
 from bot.core.embedder import TokenVectors
 from bot.core.roles import canonical_role
 from bot.qa.index import SchoolIndex, passage_sentences
-from bot.qa.memory import ASKED_FEATURES, MEMORY_FEATURES, QuestionMemory
+from bot.qa.memory import ASKED_FEATURES, HEAD_MEMORY_FEATURES, MEMORY_FEATURES, QuestionMemory
 from bot.qa.reading import READING_FEATURES, Reader, Reading, stack_passages
 from bot.qa.retrieval import Retriever, SearchHit, query_tokens, roles_served
 from bot.text import lemmas, normalise_query
 
 #: Bump when features or the file layout change, so a saved model is rebuilt rather than misread.
-MODEL_VERSION = 10
+MODEL_VERSION = 11
 ARRAYS_FILE = "answer_model.npz"
 META_FILE = "answer_model.json"
 #: Candidates: the fused top ones, plus this many more each by dense, BM25 and best sentence.
@@ -89,7 +89,7 @@ _TOP_FEATURES: tuple[str, ...] = (
 QUESTION_FEATURES: tuple[str, ...] = ("best", "second", "margin", "max_dense", "max_lexical_log",
                                       "max_sentence", *(f"top_{n}" for n in _TOP_FEATURES),
                                       *(f"max_{n}" for n in _WORD_SUMMARY), "max_reading", "top_reading",
-                                      "top_asked_before", "top_asked_before_share", *ASKED_FEATURES)
+                                      *(f"top_{n}" for n in HEAD_MEMORY_FEATURES), *ASKED_FEATURES)
 
 
 def question_type(question: str) -> str:
@@ -223,6 +223,13 @@ class CandidateFeaturizer:
                                                      _profile_names(self.retriever, school))
             return self._words[school]
 
+    def question_words(self, school: str, question: str) -> dict[str, float]:
+        """The question's content words (the school's own name taken out, as searched) weighted by the policy's
+        inverse document frequencies: what the question memory compares word by word."""
+        words = self.words_for(school)
+        base, _ = query_tokens(self.retriever.schools.get(school).without_own_name(question))
+        return {t: words.idf.get(t, words.unseen_idf) for t in dict.fromkeys(base)}
+
     def candidates(self, school: str, question: str, role: str | None = "any") -> Candidates:
         role = canonical_role(role)
         index = self.retriever.index_for(school)
@@ -310,9 +317,10 @@ class CandidateFeaturizer:
                 reading, stack_passages(matrices, index.dense.dim), len(chosen))])
         asked = None
         if self.memory is not None and self.memory.remembers(school):
+            said = dict(zip(content, weights.tolist()))
             features = np.hstack([features, self.memory.features(school, vector, [hits[r].passage.id
-                                                                                  for r in chosen])])
-            asked = self.memory.asked(school, vector)
+                                                                                  for r in chosen], words=said)])
+            asked = self.memory.asked(school, vector, words=said)
         return Candidates(tuple(hits[r] for r in chosen), features, reading, vector, asked)
 
 
@@ -332,8 +340,9 @@ def question_features(candidates: Candidates, rerank: np.ndarray) -> np.ndarray:
         if rows.shape[1] - (len(MEMORY_FEATURES) if remembered else 0) > len(CANDIDATE_FEATURES) else (0.0, 0.0)
     # What the question memory says (bot.qa.memory): of the first-ranked passage, and of the question as a whole.
     # Zeros without one.
-    memory = ((*top[-len(MEMORY_FEATURES):-1], *candidates.asked) if candidates.asked is not None
-              else np.zeros(len(MEMORY_FEATURES) - 1 + len(ASKED_FEATURES)))
+    memory = ((*(top[len(top) - len(MEMORY_FEATURES) + MEMORY_FEATURES.index(n)] for n in HEAD_MEMORY_FEATURES),
+               *candidates.asked) if candidates.asked is not None
+              else np.zeros(len(HEAD_MEMORY_FEATURES) + len(ASKED_FEATURES)))
     return np.array([best, second, best - second, rows[:, _AT["dense"]].max(), rows[:, _AT["lexical_log"]].max(),
                      rows[:, _AT["sentence_best"]].max(), *(top[_AT[n]] for n in _TOP_FEATURES),
                      *(rows[:, _AT[n]].max() for n in _WORD_SUMMARY), *reading, *memory])

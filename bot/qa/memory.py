@@ -29,11 +29,16 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-MEMORY_FEATURES: tuple[str, ...] = ("asked_before", "asked_before_share", "asked_before_gap")
+MEMORY_FEATURES: tuple[str, ...] = ("asked_before", "asked_before_share", "asked_before_gap", "asked_before_words",
+                                    "asked_before_words_gap")
+#: The first-ranked passage's memory features that the answer head reads (the gaps are zero there by definition).
+HEAD_MEMORY_FEATURES: tuple[str, ...] = ("asked_before", "asked_before_share", "asked_before_words")
 #: What the memory says of the question as a whole, for the answer head: how much closer its nearest answered
 #: remembered question is than its nearest unanswered one, the softmax share of the unanswered ones, and the
 #: nearest answered one's cosine. A question like one the policy did not answer is probably not answered either.
-ASKED_FEATURES: tuple[str, ...] = ("asked_answered_margin", "asked_unanswered_share", "asked_answered_best")
+#: And how much closer, in shared words, its nearest answered remembered question is than its nearest unanswered one.
+ASKED_FEATURES: tuple[str, ...] = ("asked_answered_margin", "asked_unanswered_share", "asked_answered_best",
+                                   "asked_words_margin")
 #: The softmax temperature over remembered questions' cosines (grouped CV, 0.02 / 0.05 / 0.1 / 0.2 / 0.4).
 TEMPERATURE = 0.1
 
@@ -41,17 +46,23 @@ TEMPERATURE = 0.1
 @dataclass(frozen=True, eq=False)
 class QuestionMemory:
     """Remembered questions, row by row: the school asked at, the question's vector (the embedder's, unit length,
-    the school's own name taken out as for a search) and the ids of the passages holding its evidence (none for a
-    question the policy does not answer)."""
+    the school's own name taken out as for a search), the ids of the passages holding its evidence (none for a
+    question the policy does not answer) and, optionally, its content words weighted by the policy's inverse
+    document frequencies (`question_words`): two questions that share a rare word ("bluetooth", "encrypted") are
+    about the same thing more surely than their sentence vectors say."""
 
     schools: tuple[str, ...]
     vectors: np.ndarray = field(repr=False)
     answered_by: tuple[frozenset[str], ...] = field(repr=False)
+    words: tuple[Mapping[str, float], ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         if not len(self.schools) == len(self.vectors) == len(self.answered_by):
             raise ValueError(f"a question memory needs one school, vector and passage set per question, got "
                              f"{len(self.schools)}, {len(self.vectors)} and {len(self.answered_by)}")
+        if self.words and len(self.words) != len(self.schools):
+            raise ValueError(f"a question memory needs the words of every question or of none, got {len(self.words)} "
+                             f"for {len(self.schools)} questions")
 
     @classmethod
     def empty(cls, dim: int) -> QuestionMemory:
@@ -89,10 +100,27 @@ class QuestionMemory:
             cosines[rows == leave_out] = -np.inf
         return cosines if np.isfinite(cosines).any() else None
 
+    def _overlaps(self, school: str, words: Mapping[str, float] | None, leave_out: int | None) -> np.ndarray | None:
+        """Weighted word overlap (shared weight over the weight of either's words) with the school's remembered
+        questions, -inf for `leave_out`; None without words on either side."""
+        if not words or not self.words:
+            return None
+        rows = self._by_school[school][0]
+        mine = sum(words.values())
+        out = np.empty(len(rows))
+        for at, row in enumerate(rows):
+            theirs = self.words[row]
+            shared = sum(min(weight, theirs[w]) for w, weight in words.items() if w in theirs)
+            union = mine + sum(theirs.values()) - shared
+            out[at] = shared / union if union > 0 else 0.0
+        out[rows == leave_out] = -np.inf
+        return out
+
     def features(self, school: str, vector: np.ndarray, passage_ids: Sequence[str],
-                 leave_out: int | None = None) -> np.ndarray:
+                 leave_out: int | None = None, words: Mapping[str, float] | None = None) -> np.ndarray:
         """MEMORY_FEATURES for each passage, from the school's remembered questions except row `leave_out` (a
-        question being trained on must not find itself)."""
+        question being trained on must not find itself); the word overlaps only when `words` (the question's,
+        `question_words`) are given."""
         out = np.zeros((len(passage_ids), len(MEMORY_FEATURES)))
         cosines = self._cosines(school, vector, leave_out) if len(passage_ids) else None
         if cosines is None:
@@ -100,32 +128,46 @@ class QuestionMemory:
         cited = self._by_school[school][1]
         weights = np.exp((cosines - cosines.max()) / TEMPERATURE)
         total = float(weights.sum())
+        overlaps = self._overlaps(school, words, leave_out)
         for at, passage in enumerate(passage_ids):
             positions = cited.get(passage)
             if positions is not None and np.isfinite(cosines[positions]).any():
                 out[at, 0] = float(cosines[positions].max())
                 out[at, 1] = float(weights[positions].sum()) / total
+                if overlaps is not None:
+                    out[at, 3] = max(float(overlaps[positions].max()), 0.0)
         out[:, 2] = out[:, 0] - out[:, 0].max()
+        out[:, 4] = out[:, 3] - out[:, 3].max()
         return out
 
-    def asked(self, school: str, vector: np.ndarray, leave_out: int | None = None) -> np.ndarray:
+    def asked(self, school: str, vector: np.ndarray, leave_out: int | None = None,
+              words: Mapping[str, float] | None = None) -> np.ndarray:
         """ASKED_FEATURES of the question, from the school's remembered questions except row `leave_out`."""
         cosines = self._cosines(school, vector, leave_out)
         if cosines is None:
             return np.zeros(len(ASKED_FEATURES))
         answered = self._by_school[school][2]
         weights = np.exp((cosines - cosines.max()) / TEMPERATURE)
-        best = lambda mask: float(cosines[mask].max()) if np.isfinite(cosines[mask]).any() else 0.0  # noqa: E731
-        return np.array([best(answered) - best(~answered), float(weights[~answered].sum() / weights.sum()),
-                         best(answered)])
+        best = lambda values, mask: (float(values[mask].max())  # noqa: E731
+                                     if np.isfinite(values[mask]).any() else 0.0)
+        overlaps = self._overlaps(school, words, leave_out)
+        return np.array([best(cosines, answered) - best(cosines, ~answered),
+                         float(weights[~answered].sum() / weights.sum()), best(cosines, answered),
+                         0.0 if overlaps is None else best(overlaps, answered) - best(overlaps, ~answered)])
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays for the model's archive (no pickling): passage ids flattened with their rows."""
         owners = [i for i, ids in enumerate(self.answered_by) for _ in ids]
         ids = [p for found in self.answered_by for p in sorted(found)]
+        word_rows = [i for i, found in enumerate(self.words) for _ in found]
         return {"memory_schools": np.array(self.schools, dtype=str), "memory_vectors": self.vectors,
                 "memory_passage_rows": np.array(owners, dtype=np.int64),
-                "memory_passage_ids": np.array(ids, dtype=str)}
+                "memory_passage_ids": np.array(ids, dtype=str),
+                "memory_has_words": np.array(bool(self.words)),
+                "memory_word_rows": np.array(word_rows, dtype=np.int64),
+                "memory_words": np.array([w for found in self.words for w in found], dtype=str),
+                "memory_word_weights": np.array([v for found in self.words for v in found.values()],
+                                                dtype=np.float64)}
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> QuestionMemory:
@@ -133,8 +175,12 @@ class QuestionMemory:
         found: list[set[str]] = [set() for _ in schools]
         for row, passage in zip(arrays["memory_passage_rows"], arrays["memory_passage_ids"]):
             found[int(row)].add(str(passage))
+        words: list[dict[str, float]] = [{} for _ in schools]
+        for row, word, weight in zip(arrays["memory_word_rows"], arrays["memory_words"],
+                                     arrays["memory_word_weights"]):
+            words[int(row)][str(word)] = float(weight)
         return cls(schools, np.asarray(arrays["memory_vectors"], dtype=np.float32),
-                   tuple(frozenset(f) for f in found))
+                   tuple(frozenset(f) for f in found), tuple(words) if bool(arrays["memory_has_words"]) else ())
 
 
-__all__ = ["ASKED_FEATURES", "MEMORY_FEATURES", "QuestionMemory", "TEMPERATURE"]
+__all__ = ["ASKED_FEATURES", "HEAD_MEMORY_FEATURES", "MEMORY_FEATURES", "QuestionMemory", "TEMPERATURE"]

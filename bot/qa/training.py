@@ -144,7 +144,9 @@ def question_memory(items: Sequence[Example], retriever: Retriever) -> QuestionM
         q = item.question
         passages = retriever.index_for(q.school).passages if q.answerable else ()
         answered_by.append(frozenset(p.id for p in passages if any(span_found(s, p.text) for s in q.evidence)))
-    return QuestionMemory(tuple(e.question.school for e in items), vectors, tuple(answered_by))
+    featurizer = CandidateFeaturizer(retriever)
+    words = tuple(featurizer.question_words(e.question.school, e.question.question) for e in items)
+    return QuestionMemory(tuple(e.question.school for e in items), vectors, tuple(answered_by), words)
 
 
 def remember(items: Sequence[Example], memory: QuestionMemory) -> list[Example]:
@@ -154,9 +156,11 @@ def remember(items: Sequence[Example], memory: QuestionMemory) -> list[Example]:
     for i, item in enumerate(items):
         found = item.candidates
         school = item.question.school
-        extra = (memory.features(school, found.vector, [h.passage.id for h in found.hits], i)
+        words = memory.words[i] if memory.words else None
+        extra = (memory.features(school, found.vector, [h.passage.id for h in found.hits], i, words)
                  if found.vector is not None else np.zeros((len(found.hits), len(MEMORY_FEATURES))))
-        asked = memory.asked(school, found.vector, i) if found.vector is not None else np.zeros(len(ASKED_FEATURES))
+        asked = (memory.asked(school, found.vector, i, words) if found.vector is not None
+                 else np.zeros(len(ASKED_FEATURES)))
         out.append(replace(item, candidates=replace(found, features=np.hstack([found.features, extra]),
                                                     asked=asked)))
     return out

@@ -10,7 +10,7 @@ import pytest
 from bot.qa import training
 from bot.qa.answerability import (CANDIDATE_FEATURES, QUESTION_FEATURES, AnswerModel, Candidates, LogisticHead,
                                   question_features)
-from bot.qa.memory import ASKED_FEATURES, MEMORY_FEATURES, QuestionMemory
+from bot.qa.memory import ASKED_FEATURES, HEAD_MEMORY_FEATURES, MEMORY_FEATURES, QuestionMemory
 from bot.qa.reading import READING_FEATURES
 from bot.qa.retrieval import Retriever
 from test_answer_model import TINY_CORPUS, tiny_corpus
@@ -28,21 +28,40 @@ MEMORY = QuestionMemory(
     np.stack([_unit(1, 0.1, 0), _unit(0.9, 0.3, 0), _unit(0, 0, 1), _unit(1, 0, 0)]),
     (frozenset({"a"}), frozenset({"a"}), frozenset(), frozenset({"b"})))
 ASKED = _unit(1, 0, 0)
+AT = {name: MEMORY_FEATURES.index(name) for name in MEMORY_FEATURES}
+#: The same questions with their words: the second alder one shares the rare word "bluetooth" with the question.
+WORDY = QuestionMemory(MEMORY.schools, MEMORY.vectors, MEMORY.answered_by,
+                       ({"phone": 1.0}, {"bluetooth": 4.0, "phone": 1.0}, {"bluetooth": 4.0, "lunch": 2.0},
+                        {"phone": 1.0}))
 
 
 def test_a_passage_that_answered_a_question_like_this_one_stands_out() -> None:
     rows = MEMORY.features("alder", ASKED, ["a", "b", "c"])
-    asked_before, share, gap = (MEMORY_FEATURES.index(n) for n in MEMORY_FEATURES)
-    assert rows[0, asked_before] == pytest.approx(float(ASKED @ MEMORY.vectors[0]), abs=1e-6)
-    assert rows[0, share] > 0.5 and rows[0, gap] == 0.0
+    assert rows[0, AT["asked_before"]] == pytest.approx(float(ASKED @ MEMORY.vectors[0]), abs=1e-6)
+    assert rows[0, AT["asked_before_share"]] > 0.5 and rows[0, AT["asked_before_gap"]] == 0.0
     # Passage "b" answered the birch question word for word, but this is alder's memory.
-    assert rows[1].tolist()[:2] == [0.0, 0.0] and rows[1, gap] < 0.0
+    assert rows[1].tolist()[:2] == [0.0, 0.0] and rows[1, AT["asked_before_gap"]] < 0.0
     assert rows[2].tolist()[:2] == [0.0, 0.0]
+    # Without words on both sides, no word overlap.
+    assert not rows[:, AT["asked_before_words"]].any()
+    assert not WORDY.features("alder", ASKED, ["a"])[:, AT["asked_before_words"]].any()
+
+
+def test_a_passage_that_answered_a_question_sharing_its_rare_words_stands_out() -> None:
+    words = {"bluetooth": 4.0, "phone": 1.0}
+    rows = WORDY.features("alder", ASKED, ["a", "b"], words=words)
+    assert rows[0, AT["asked_before_words"]] == pytest.approx(1.0)  # the second question, word for word
+    assert rows[0, AT["asked_before_words_gap"]] == 0.0 and rows[1, AT["asked_before_words_gap"]] == pytest.approx(-1)
+    left_out = WORDY.features("alder", ASKED, ["a"], leave_out=1, words=words)
+    assert left_out[0, AT["asked_before_words"]] == pytest.approx(1.0 / 5.0)  # shares "phone" (1) of 5 with row 0
+    # The unanswered question shares "bluetooth" (4 of 4 + 1 + 2 - 4 = 7); the answered one all five.
+    margin = WORDY.asked("alder", ASKED, words=words)[ASKED_FEATURES.index("asked_words_margin")]
+    assert margin == pytest.approx(1.0 - 4.0 / 7.0)
 
 
 def test_a_question_being_trained_on_never_finds_itself() -> None:
     alone = QuestionMemory(("alder",), ASKED[None, :], (frozenset({"a"}),))
-    assert alone.features("alder", ASKED, ["a"], leave_out=0).tolist() == [[0.0, 0.0, 0.0]]
+    assert not alone.features("alder", ASKED, ["a"], leave_out=0).any()
     assert alone.features("alder", ASKED, ["a"])[0, 0] == pytest.approx(1.0)
     without_first = MEMORY.features("alder", ASKED, ["a"], leave_out=0)
     assert without_first[0, 0] == pytest.approx(float(ASKED @ MEMORY.vectors[1]), abs=1e-6)
@@ -55,15 +74,19 @@ def test_a_school_without_remembered_questions_gets_the_same_row_for_every_candi
 
 
 def test_the_memory_is_stored_as_plain_arrays_and_read_back_the_same() -> None:
-    again = QuestionMemory.from_arrays(MEMORY.arrays())
-    assert again.schools == MEMORY.schools and again.answered_by == MEMORY.answered_by
-    assert np.array_equal(again.vectors, MEMORY.vectors)
-    assert all(a.dtype != object for a in MEMORY.arrays().values())
+    for memory in (MEMORY, WORDY):
+        again = QuestionMemory.from_arrays(memory.arrays())
+        assert again.schools == memory.schools and again.answered_by == memory.answered_by
+        assert again.words == memory.words
+        assert np.array_equal(again.vectors, memory.vectors)
+        assert all(a.dtype != object for a in memory.arrays().values())
 
 
 def test_a_memory_with_rows_missing_is_an_exact_error() -> None:
     with pytest.raises(ValueError, match=r"one school, vector and passage set per question, got 2, 1 and 2"):
         QuestionMemory(("alder", "birch"), ASKED[None, :], (frozenset(), frozenset()))
+    with pytest.raises(ValueError, match=r"the words of every question or of none, got 1 for 4 questions"):
+        QuestionMemory(MEMORY.schools, MEMORY.vectors, MEMORY.answered_by, ({"phone": 1.0},))
 
 
 def test_the_trained_model_remembers_its_questions_and_reads_the_memory_after_saving(
@@ -75,6 +98,7 @@ def test_the_trained_model_remembers_its_questions_and_reads_the_memory_after_sa
     training.save_atomically(model, training.model_dir(retriever.embedder.name))
     loaded = AnswerModel.load(training.model_dir(retriever.embedder.name))
     assert loaded.memory is not None and loaded.memory.answered_by == model.memory.answered_by
+    assert loaded.memory.words == model.memory.words and "phone" in model.memory.words[1]
     question = TINY_CORPUS[1][2]
     candidates = loaded.featurizer(retriever).candidates("alder", question, "pupil")
     assert candidates.features.shape[1] == len(loaded.candidate_features)
@@ -86,7 +110,7 @@ def test_the_trained_model_remembers_its_questions_and_reads_the_memory_after_sa
 
 
 def test_a_question_like_one_the_policy_did_not_answer_says_so_to_the_answer_head() -> None:
-    margin, unanswered_share, best_answered = (ASKED_FEATURES.index(n) for n in ASKED_FEATURES)
+    margin, unanswered_share, best_answered = (ASKED_FEATURES.index(n) for n in ASKED_FEATURES[:3])
     like_answered = MEMORY.asked("alder", ASKED)
     like_unanswered = MEMORY.asked("alder", _unit(0, 0.1, 1))
     assert like_answered[margin] > 0 > like_unanswered[margin]
@@ -98,15 +122,16 @@ def test_a_question_like_one_the_policy_did_not_answer_says_so_to_the_answer_hea
 def test_the_answer_head_reads_the_memory_only_when_the_candidates_carry_it() -> None:
     columns = len(CANDIDATE_FEATURES) + len(READING_FEATURES) + len(MEMORY_FEATURES)
     rows = np.zeros((2, columns))
-    rows[0, -len(MEMORY_FEATURES):] = [0.9, 0.8, 0.0]
+    rows[0, -len(MEMORY_FEATURES):] = [0.9, 0.8, 0.0, 0.6, 0.0]
     rerank = np.array([0.7, 0.2])
-    asked = np.array([0.3, 0.1, 0.9])
+    asked = np.array([0.3, 0.1, 0.9, 0.2])
     read = question_features(Candidates((), rows, asked=asked), rerank)
     assert len(read) == len(QUESTION_FEATURES)
-    assert read[QUESTION_FEATURES.index("top_asked_before")] == pytest.approx(0.9)
+    assert [read[QUESTION_FEATURES.index(f"top_{n}")] for n in HEAD_MEMORY_FEATURES] == pytest.approx([0.9, 0.8, 0.6])
     assert read[-len(ASKED_FEATURES):].tolist() == pytest.approx(asked.tolist())
     without = question_features(Candidates((), rows[:, :-len(MEMORY_FEATURES)]), rerank)
-    assert len(without) == len(QUESTION_FEATURES) and not without[-len(ASKED_FEATURES) - 2:].any()
+    assert len(without) == len(QUESTION_FEATURES)
+    assert not without[-len(ASKED_FEATURES) - len(HEAD_MEMORY_FEATURES):].any()
 
 
 def test_a_school_with_no_remembered_questions_is_judged_by_the_model_trained_without_a_memory(
