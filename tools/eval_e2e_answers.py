@@ -85,6 +85,20 @@ def report(title: str, turns: Sequence[AnswerTurn], verbose: bool = False) -> li
               f"{share(unanswerable, lambda t: (t.got_the_answer and t.library_abstained) or t.outcome == 'other')}",
               f"  integration loss: {sum(not t.got_the_answer for t in turns)} of {len(turns)} replies do not carry "
               f"the library's"]
+    cross = [t for t in turns if (t.item.kind or "").startswith("cross")]
+    if cross:
+        # The held-out set's bar for the questions asked at every school: right through REST 27 times in 30.
+        lines.append(f"  cross-school questions right, library alone: {sum(_right(t, False) for t in cross)} of "
+                     f"{len(cross)}; whole assistant: {sum(_right(t, True) for t in cross)} of {len(cross)}")
     if verbose:
         lines += [f"  differs {t.item.id}: {t.outcome}" for t in turns if t.outcome != "same"]
     return lines
+
+
+def _right(turn: AnswerTurn, whole: bool) -> bool:
+    """Answered with the evidence first where the policy answers, abstained where it does not; `whole`: as the person
+    got it through the assistant (the library's reply carried, or out of scope where it abstains)."""
+    carried = turn.got_the_answer or not whole
+    if turn.item.answerable:
+        return carried and turn.library_first_right and not turn.library_abstained
+    return (carried and turn.library_abstained) or (whole and turn.outcome == "other")
