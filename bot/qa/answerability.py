@@ -138,6 +138,11 @@ class SchoolWords:
                    tuple(name for name in names if name),
                    {w: math.log((n + 1) / (c + 0.5)) for w, c in pieces.items()})
 
+    def weighed(self, tokens: Sequence[str]) -> dict[str, float]:
+        """Each distinct token, in order, with its inverse document frequency (`unseen_idf` for a word the policy
+        never uses): the weights of coverage and of the question memory's word overlap."""
+        return {t: self.idf.get(t, self.unseen_idf) for t in dict.fromkeys(tokens)}
+
 
 def _profile_names(retriever: Retriever, school: str) -> list[str]:
     profile = retriever.schools.get(school)
@@ -226,9 +231,8 @@ class CandidateFeaturizer:
     def question_words(self, school: str, question: str) -> dict[str, float]:
         """The question's content words (the school's own name taken out, as searched) weighted by the policy's
         inverse document frequencies: what the question memory compares word by word."""
-        words = self.words_for(school)
         base, _ = query_tokens(self.retriever.schools.get(school).without_own_name(question))
-        return {t: words.idf.get(t, words.unseen_idf) for t in dict.fromkeys(base)}
+        return self.words_for(school).weighed(base)
 
     def candidates(self, school: str, question: str, role: str | None = "any") -> Candidates:
         role = canonical_role(role)
@@ -259,8 +263,9 @@ class CandidateFeaturizer:
                         | {int(i) for i in np.where(lexical_rank < EXTRA_CANDIDATES)[0]})
 
         base, extra = query_tokens(question)
-        content = list(dict.fromkeys(base))
-        weights = np.array([words.idf.get(t, words.unseen_idf) for t in content])
+        said = words.weighed(base)
+        content = list(said)
+        weights = np.array(list(said.values()))
         total = float(weights.sum()) or 1.0
         unseen = [t not in words.idf for t in content]
         unseen_share = sum(unseen) / len(content) if content else 0.0
@@ -317,10 +322,9 @@ class CandidateFeaturizer:
                 reading, stack_passages(matrices, index.dense.dim), len(chosen))])
         asked = None
         if self.memory is not None and self.memory.remembers(school):
-            said = dict(zip(content, weights.tolist()))
-            features = np.hstack([features, self.memory.features(school, vector, [hits[r].passage.id
-                                                                                  for r in chosen], words=said)])
-            asked = self.memory.asked(school, vector, words=said)
+            remembered, asked = self.memory.read(school, vector, [hits[r].passage.id for r in chosen],
+                                                 words=said)
+            features = np.hstack([features, remembered])
         return Candidates(tuple(hits[r] for r in chosen), features, reading, vector, asked)
 
 

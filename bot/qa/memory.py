@@ -105,6 +105,11 @@ class QuestionMemory:
             cosines[rows == leave_out] = -np.inf
         return cosines if np.isfinite(cosines).any() else None
 
+    @cached_property
+    def _word_weights(self) -> np.ndarray:
+        """Each remembered question's total word weight (the overlap's denominator needs it for every row)."""
+        return np.array([sum(found.values()) for found in self.words])
+
     def _overlaps(self, school: str, words: Mapping[str, float] | None, leave_out: int | None) -> np.ndarray | None:
         """Weighted word overlap (shared weight over the weight of either's words) with the school's remembered
         questions, -inf for `leave_out`; None without words on either side."""
@@ -116,49 +121,52 @@ class QuestionMemory:
         for at, row in enumerate(rows):
             theirs = self.words[row]
             shared = sum(min(weight, theirs[w]) for w, weight in words.items() if w in theirs)
-            union = mine + sum(theirs.values()) - shared
+            union = mine + self._word_weights[row] - shared
             out[at] = shared / union if union > 0 else 0.0
-        out[rows == leave_out] = -np.inf
+        if leave_out is not None:
+            out[rows == leave_out] = -np.inf
         return out
 
-    def features(self, school: str, vector: np.ndarray, passage_ids: Sequence[str],
-                 leave_out: int | None = None, words: Mapping[str, float] | None = None) -> np.ndarray:
-        """MEMORY_FEATURES for each passage, from the school's remembered questions except row `leave_out` (a
-        question being trained on must not find itself); the word overlaps only when `words` (the question's,
-        `question_words`) are given."""
+    def read(self, school: str, vector: np.ndarray, passage_ids: Sequence[str], leave_out: int | None = None,
+             words: Mapping[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """MEMORY_FEATURES for each passage and the question's ASKED_FEATURES, from the school's remembered questions
+        except row `leave_out` (a question being trained on must not find itself); the word overlaps only when
+        `words` (the question's, `CandidateFeaturizer.question_words`) are given. The cosines and overlaps are
+        computed once for both."""
         out = np.zeros((len(passage_ids), len(MEMORY_FEATURES)))
-        cosines = self._cosines(school, vector, leave_out) if len(passage_ids) else None
+        cosines = self._cosines(school, vector, leave_out)
         if cosines is None:
-            return out
-        cited = self._by_school[school][1]
+            return out, np.zeros(len(ASKED_FEATURES))
+        _, cited, answered = self._by_school[school]
         weights = np.exp((cosines - cosines.max()) / TEMPERATURE)
-        total = float(weights.sum())
+        weights /= weights.sum()
         overlaps = self._overlaps(school, words, leave_out)
         for at, passage in enumerate(passage_ids):
             positions = cited.get(passage)
             if positions is not None and np.isfinite(cosines[positions]).any():
                 out[at, 0] = float(cosines[positions].max())
-                out[at, 1] = float(weights[positions].sum()) / total
+                out[at, 1] = float(weights[positions].sum())
                 if overlaps is not None:
                     out[at, 3] = max(float(overlaps[positions].max()), 0.0)
-        out[:, 2] = out[:, 0] - out[:, 0].max()
-        out[:, 4] = out[:, 3] - out[:, 3].max()
-        return out
+        if len(passage_ids):
+            out[:, 2] = out[:, 0] - out[:, 0].max()
+            out[:, 4] = out[:, 3] - out[:, 3].max()
+        best = lambda values, mask: (float(values[mask].max())  # noqa: E731
+                                     if np.isfinite(values[mask]).any() else 0.0)
+        asked = np.array([best(cosines, answered) - best(cosines, ~answered), float(weights[~answered].sum()),
+                          best(cosines, answered),
+                          0.0 if overlaps is None else best(overlaps, answered) - best(overlaps, ~answered)])
+        return out, asked
+
+    def features(self, school: str, vector: np.ndarray, passage_ids: Sequence[str],
+                 leave_out: int | None = None, words: Mapping[str, float] | None = None) -> np.ndarray:
+        """MEMORY_FEATURES for each passage (`read`)."""
+        return self.read(school, vector, passage_ids, leave_out, words)[0]
 
     def asked(self, school: str, vector: np.ndarray, leave_out: int | None = None,
               words: Mapping[str, float] | None = None) -> np.ndarray:
-        """ASKED_FEATURES of the question, from the school's remembered questions except row `leave_out`."""
-        cosines = self._cosines(school, vector, leave_out)
-        if cosines is None:
-            return np.zeros(len(ASKED_FEATURES))
-        answered = self._by_school[school][2]
-        weights = np.exp((cosines - cosines.max()) / TEMPERATURE)
-        best = lambda values, mask: (float(values[mask].max())  # noqa: E731
-                                     if np.isfinite(values[mask]).any() else 0.0)
-        overlaps = self._overlaps(school, words, leave_out)
-        return np.array([best(cosines, answered) - best(cosines, ~answered),
-                         float(weights[~answered].sum() / weights.sum()), best(cosines, answered),
-                         0.0 if overlaps is None else best(overlaps, answered) - best(overlaps, ~answered)])
+        """ASKED_FEATURES of the question (`read`)."""
+        return self.read(school, vector, (), leave_out, words)[1]
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays for the model's archive (no pickling): passage ids flattened with their rows."""

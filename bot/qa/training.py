@@ -157,10 +157,9 @@ def remember(items: Sequence[Example], memory: QuestionMemory) -> list[Example]:
         found = item.candidates
         school = item.question.school
         words = memory.words[i] if memory.words else None
-        extra = (memory.features(school, found.vector, [h.passage.id for h in found.hits], i, words)
-                 if found.vector is not None else np.zeros((len(found.hits), len(MEMORY_FEATURES))))
-        asked = (memory.asked(school, found.vector, i, words) if found.vector is not None
-                 else np.zeros(len(ASKED_FEATURES)))
+        extra, asked = (memory.read(school, found.vector, [h.passage.id for h in found.hits], i, words)
+                        if found.vector is not None else (np.zeros((len(found.hits), len(MEMORY_FEATURES))),
+                                                          np.zeros(len(ASKED_FEATURES))))
         out.append(replace(item, candidates=replace(found, features=np.hstack([found.features, extra]),
                                                     asked=asked)))
     return out
