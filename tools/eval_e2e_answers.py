@@ -78,11 +78,11 @@ def report(title: str, turns: Sequence[AnswerTurn], verbose: bool = False) -> li
         lines.append(f"  {name}: the library's reply {counts['same']}, handed off and answered "
                      f"{counts['handed_off_answered']}, handed off {counts['handed_off']}, checked in "
                      f"{counts['checked_in']}, something else {counts['other']}")
-    lines += [f"  evidence@1, library alone: {share(answerable, lambda t: t.library_first_right and not t.library_abstained)}"
-              f"; whole assistant: {share(answerable, lambda t: t.got_the_answer and t.library_first_right and not t.library_abstained)}",
-              f"  unanswerable abstained, library alone: {share(unanswerable, lambda t: t.library_abstained)}"
+    lines += [f"  evidence@1, library alone: {share(answerable, lambda t: _right(t, False))}"
+              f"; whole assistant: {share(answerable, lambda t: _right(t, True))}",
+              f"  unanswerable abstained, library alone: {share(unanswerable, lambda t: _right(t, False))}"
               f"; whole assistant (the library's abstention, or out of scope): "
-              f"{share(unanswerable, lambda t: (t.got_the_answer and t.library_abstained) or t.outcome == 'other')}",
+              f"{share(unanswerable, lambda t: _right(t, True))}",
               f"  integration loss: {sum(not t.got_the_answer for t in turns)} of {len(turns)} replies do not carry "
               f"the library's"]
     cross = [t for t in turns if (t.item.kind or "").startswith("cross")]
