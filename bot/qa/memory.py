@@ -158,16 +158,6 @@ class QuestionMemory:
                           0.0 if overlaps is None else best(overlaps, answered) - best(overlaps, ~answered)])
         return out, asked
 
-    def features(self, school: str, vector: np.ndarray, passage_ids: Sequence[str],
-                 leave_out: int | None = None, words: Mapping[str, float] | None = None) -> np.ndarray:
-        """MEMORY_FEATURES for each passage (`read`)."""
-        return self.read(school, vector, passage_ids, leave_out, words)[0]
-
-    def asked(self, school: str, vector: np.ndarray, leave_out: int | None = None,
-              words: Mapping[str, float] | None = None) -> np.ndarray:
-        """ASKED_FEATURES of the question (`read`)."""
-        return self.read(school, vector, (), leave_out, words)[1]
-
     def arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays for the model's archive (no pickling): passage ids flattened with their rows."""
         owners = [i for i, ids in enumerate(self.answered_by) for _ in ids]

@@ -36,7 +36,7 @@ WORDY = QuestionMemory(MEMORY.schools, MEMORY.vectors, MEMORY.answered_by,
 
 
 def test_a_passage_that_answered_a_question_like_this_one_stands_out() -> None:
-    rows = MEMORY.features("alder", ASKED, ["a", "b", "c"])
+    rows = MEMORY.read("alder", ASKED, ["a", "b", "c"])[0]
     assert rows[0, AT["asked_before"]] == pytest.approx(float(ASKED @ MEMORY.vectors[0]), abs=1e-6)
     assert rows[0, AT["asked_before_share"]] > 0.5 and rows[0, AT["asked_before_gap"]] == 0.0
     # Passage "b" answered the birch question word for word, but this is alder's memory.
@@ -44,33 +44,33 @@ def test_a_passage_that_answered_a_question_like_this_one_stands_out() -> None:
     assert rows[2].tolist()[:2] == [0.0, 0.0]
     # Without words on both sides, no word overlap.
     assert not rows[:, AT["asked_before_words"]].any()
-    assert not WORDY.features("alder", ASKED, ["a"])[:, AT["asked_before_words"]].any()
+    assert not WORDY.read("alder", ASKED, ["a"])[0][:, AT["asked_before_words"]].any()
 
 
 def test_a_passage_that_answered_a_question_sharing_its_rare_words_stands_out() -> None:
     words = {"bluetooth": 4.0, "phone": 1.0}
-    rows = WORDY.features("alder", ASKED, ["a", "b"], words=words)
+    rows = WORDY.read("alder", ASKED, ["a", "b"], words=words)[0]
     assert rows[0, AT["asked_before_words"]] == pytest.approx(1.0)  # the second question, word for word
     assert rows[0, AT["asked_before_words_gap"]] == 0.0 and rows[1, AT["asked_before_words_gap"]] == pytest.approx(-1)
-    left_out = WORDY.features("alder", ASKED, ["a"], leave_out=1, words=words)
+    left_out = WORDY.read("alder", ASKED, ["a"], leave_out=1, words=words)[0]
     assert left_out[0, AT["asked_before_words"]] == pytest.approx(1.0 / 5.0)  # shares "phone" (1) of 5 with row 0
     # The unanswered question shares "bluetooth" (4 of 4 + 1 + 2 - 4 = 7); the answered one all five.
-    margin = WORDY.asked("alder", ASKED, words=words)[ASKED_FEATURES.index("asked_words_margin")]
+    margin = WORDY.read("alder", ASKED, (), words=words)[1][ASKED_FEATURES.index("asked_words_margin")]
     assert margin == pytest.approx(1.0 - 4.0 / 7.0)
 
 
 def test_a_question_being_trained_on_never_finds_itself() -> None:
     alone = QuestionMemory(("alder",), ASKED[None, :], (frozenset({"a"}),))
-    assert not alone.features("alder", ASKED, ["a"], leave_out=0).any()
-    assert alone.features("alder", ASKED, ["a"])[0, 0] == pytest.approx(1.0)
-    without_first = MEMORY.features("alder", ASKED, ["a"], leave_out=0)
+    assert not alone.read("alder", ASKED, ["a"], leave_out=0)[0].any()
+    assert alone.read("alder", ASKED, ["a"])[0][0, 0] == pytest.approx(1.0)
+    without_first = MEMORY.read("alder", ASKED, ["a"], leave_out=0)[0]
     assert without_first[0, 0] == pytest.approx(float(ASKED @ MEMORY.vectors[1]), abs=1e-6)
 
 
 def test_a_school_without_remembered_questions_gets_the_same_row_for_every_candidate() -> None:
     """All zeros: a choice among the candidates then ranks them as the model without a memory would."""
     for memory, school in ((MEMORY, "cedar"), (QuestionMemory.empty(3), "alder")):
-        assert not memory.features(school, ASKED, ["a", "b"]).any()
+        assert not memory.read(school, ASKED, ["a", "b"])[0].any()
 
 
 def test_the_memory_is_stored_as_plain_arrays_and_read_back_the_same() -> None:
@@ -111,12 +111,12 @@ def test_the_trained_model_remembers_its_questions_and_reads_the_memory_after_sa
 
 def test_a_question_like_one_the_policy_did_not_answer_says_so_to_the_answer_head() -> None:
     margin, unanswered_share, best_answered = (ASKED_FEATURES.index(n) for n in ASKED_FEATURES[:3])
-    like_answered = MEMORY.asked("alder", ASKED)
-    like_unanswered = MEMORY.asked("alder", _unit(0, 0.1, 1))
+    like_answered = MEMORY.read("alder", ASKED, ())[1]
+    like_unanswered = MEMORY.read("alder", _unit(0, 0.1, 1), ())[1]
     assert like_answered[margin] > 0 > like_unanswered[margin]
     assert like_unanswered[unanswered_share] > 0.5 > like_answered[unanswered_share]
     assert like_answered[best_answered] == pytest.approx(float(ASKED @ MEMORY.vectors[0]), abs=1e-6)
-    assert not MEMORY.asked("cedar", ASKED).any()
+    assert not MEMORY.read("cedar", ASKED, ())[1].any()
 
 
 def test_the_answer_head_reads_the_memory_only_when_the_candidates_carry_it() -> None:
