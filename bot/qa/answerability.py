@@ -34,7 +34,7 @@ from bot.qa.retrieval import Retriever, SearchHit, query_tokens, roles_served
 from bot.text import lemmas, normalise_query
 
 #: Bump when features or the file layout change, so a saved model is rebuilt rather than misread.
-MODEL_VERSION = 11
+MODEL_VERSION = 12
 ARRAYS_FILE = "answer_model.npz"
 META_FILE = "answer_model.json"
 #: Candidates: the fused top ones, plus this many more each by dense, BM25 and best sentence.
@@ -323,7 +323,7 @@ class CandidateFeaturizer:
         asked = None
         if self.memory is not None and self.memory.remembers(school):
             remembered, asked = self.memory.read(school, vector, [hits[r].passage.id for r in chosen],
-                                                 words=said)
+                                                 words=said, role=role)
             features = np.hstack([features, remembered])
         return Candidates(tuple(hits[r] for r in chosen), features, reading, vector, asked)
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from bot import settings
 from bot.core import artifacts
+from bot.core.roles import canonical_role
 from bot.evaluation import span_found
 from bot.qa.answerability import (MODEL_VERSION, AnswerModel, AnswerModelNotReady, CandidateFeaturizer,
                                   Candidates, LogisticHead, question_features)
@@ -146,7 +147,8 @@ def question_memory(items: Sequence[Example], retriever: Retriever) -> QuestionM
         answered_by.append(frozenset(p.id for p in passages if any(span_found(s, p.text) for s in q.evidence)))
     featurizer = CandidateFeaturizer(retriever)
     words = tuple(featurizer.question_words(e.question.school, e.question.question) for e in items)
-    return QuestionMemory(tuple(e.question.school for e in items), vectors, tuple(answered_by), words)
+    return QuestionMemory(tuple(e.question.school for e in items), vectors, tuple(answered_by), words,
+                          tuple(canonical_role(e.question.role) for e in items))
 
 
 def remember(items: Sequence[Example], memory: QuestionMemory) -> list[Example]:
@@ -157,7 +159,8 @@ def remember(items: Sequence[Example], memory: QuestionMemory) -> list[Example]:
         found = item.candidates
         school = item.question.school
         words = memory.words[i] if memory.words else None
-        extra, asked = (memory.read(school, found.vector, [h.passage.id for h in found.hits], i, words)
+        extra, asked = (memory.read(school, found.vector, [h.passage.id for h in found.hits], i, words,
+                                    canonical_role(item.question.role))
                         if found.vector is not None else (np.zeros((len(found.hits), len(MEMORY_FEATURES))),
                                                           np.zeros(len(ASKED_FEATURES))))
         out.append(replace(item, candidates=replace(found, features=np.hstack([found.features, extra]),

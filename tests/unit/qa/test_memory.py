@@ -47,6 +47,26 @@ def test_a_passage_that_answered_a_question_like_this_one_stands_out() -> None:
     assert not WORDY.read("alder", ASKED, ["a"])[0][:, AT["asked_before_words"]].any()
 
 
+def test_what_the_askers_own_group_asked_counts_apart_from_what_others_asked() -> None:
+    """A pupil asking what staff asked about: the staff questions' passage is not the pupils' answer, and the
+    pupils' own question like it was not answered (a staff rule asked about by a pupil)."""
+    roles = QuestionMemory(MEMORY.schools, MEMORY.vectors, MEMORY.answered_by, roles=("staff", "any", "pupil", "pupil"))
+    close = _unit(1, 0.05, 0.6)  # nearest the first staff question, then the pupils' unanswered one
+    as_pupil = roles.read("alder", close, ["a"], role="pupil")[0][0]
+    as_staff = roles.read("alder", close, ["a"], role="staff")[0][0]
+    # The second question's asker is unknown, so it counts for every group; the first only for staff.
+    assert as_pupil[AT["asked_before_role"]] == pytest.approx(float(close @ MEMORY.vectors[1]), abs=1e-6)
+    assert as_staff[AT["asked_before_role"]] == pytest.approx(float(close @ MEMORY.vectors[0]), abs=1e-6)
+    assert as_pupil[AT["asked_before"]] == as_staff[AT["asked_before"]]
+    margin = ASKED_FEATURES.index("asked_role_margin")
+    assert roles.read("alder", close, (), role="staff")[1][margin] > roles.read("alder", close, (), role="pupil")[1][margin]
+    # Without roles remembered, or without the asker's, the role features are zero.
+    assert MEMORY.read("alder", close, ["a"], role="pupil")[0][0, AT["asked_before_role"]] == 0.0
+    assert roles.read("alder", close, ())[1][margin] == 0.0
+    with pytest.raises(ValueError, match="the role of every question or of none, got 1 for 4"):
+        QuestionMemory(MEMORY.schools, MEMORY.vectors, MEMORY.answered_by, roles=("pupil",))
+
+
 def test_a_passage_that_answered_a_question_sharing_its_rare_words_stands_out() -> None:
     words = {"bluetooth": 4.0, "phone": 1.0}
     rows = WORDY.read("alder", ASKED, ["a", "b"], words=words)[0]
@@ -99,6 +119,7 @@ def test_the_trained_model_remembers_its_questions_and_reads_the_memory_after_sa
     loaded = AnswerModel.load(training.model_dir(retriever.embedder.name))
     assert loaded.memory is not None and loaded.memory.answered_by == model.memory.answered_by
     assert loaded.memory.words == model.memory.words and "phone" in model.memory.words[1]
+    assert loaded.memory.roles == model.memory.roles and "pupil" in model.memory.roles
     question = TINY_CORPUS[1][2]
     candidates = loaded.featurizer(retriever).candidates("alder", question, "pupil")
     assert candidates.features.shape[1] == len(loaded.candidate_features)
@@ -122,12 +143,12 @@ def test_a_question_like_one_the_policy_did_not_answer_says_so_to_the_answer_hea
 def test_the_answer_head_reads_the_memory_only_when_the_candidates_carry_it() -> None:
     columns = len(CANDIDATE_FEATURES) + len(READING_FEATURES) + len(MEMORY_FEATURES)
     rows = np.zeros((2, columns))
-    rows[0, -len(MEMORY_FEATURES):] = [0.9, 0.8, 0.0, 0.6, 0.0]
+    rows[0, -len(MEMORY_FEATURES):] = [0.9, 0.8, 0.0, 0.6, 0.0, 0.5]
     rerank = np.array([0.7, 0.2])
-    asked = np.array([0.3, 0.1, 0.9, 0.2])
+    asked = np.array([0.3, 0.1, 0.9, 0.2, 0.4])
     read = question_features(Candidates((), rows, asked=asked), rerank)
     assert len(read) == len(QUESTION_FEATURES)
-    assert [read[QUESTION_FEATURES.index(f"top_{n}")] for n in HEAD_MEMORY_FEATURES] == pytest.approx([0.9, 0.8, 0.6])
+    assert [read[QUESTION_FEATURES.index(f"top_{n}")] for n in HEAD_MEMORY_FEATURES] == pytest.approx([0.9, 0.8, 0.6, 0.5])
     assert read[-len(ASKED_FEATURES):].tolist() == pytest.approx(asked.tolist())
     without = question_features(Candidates((), rows[:, :-len(MEMORY_FEATURES)]), rerank)
     assert len(without) == len(QUESTION_FEATURES)
