@@ -237,6 +237,8 @@ def _eval_answer_corpus(assistant, out: TextIO) -> None:
             out.write(f"  {name.replace('_', ' ')}: {figures[name]:.3f}\n")
         out.write("  by kind (evidence@1, or abstention for the unanswerable kinds): "
                   + ", ".join(f"{kind} {share:.2f}" for kind, share in crossval.by_kind().items()) + "\n")
+        out.write("  by question set (ended right): "
+                  + ", ".join(f"{source} {share:.2f}" for source, share in crossval.by_source().items()) + "\n")
 
 
 def _eval_screen(path: Path, verbose: bool, out: TextIO, embedder: Embedder | None = None) -> None:

@@ -127,6 +127,8 @@ def bench_embedder(embedder: Embedder, dev: Sequence[EvalItem], out: TextIO) -> 
         f"answered {cv['answerable_answered']:.3f}")
     say("per kind (evidence@1, or abstention for the unanswerable kinds): "
         + ", ".join(f"{kind} {share:.2f}" for kind, share in crossval.by_kind().items()))
+    say("per question set (ended right): "
+        + ", ".join(f"{source} {share:.2f}" for source, share in crossval.by_source().items()))
     say(f"warm PolicyAssistant.answer, learned core, {len(dev)} dev questions x {LATENCY_REPEATS}: "
         f"p50 {p50:.1f} ms, p95 {p95:.1f} ms (target p95 <= 30 ms)")
     say()

@@ -271,6 +271,17 @@ class CrossValidation:
                 for kind, items in sorted(kinds.items())}
 
 
+    def by_source(self) -> dict[str, float]:
+        """Per question set (`TuningQuestion.source`): the share that ended right. The sets were written at different
+        times for different gaps (the broad topic-level questions, the cross-school ones), so a change that helps
+        overall can still cost one of them, which the overall figure hides."""
+        sources: dict[str, list[Outcome]] = {}
+        for o in self.outcomes:
+            sources.setdefault(o.question.source or "unknown", []).append(o)
+        return {source: _share(items, lambda o: _ends_right(o, self.threshold))
+                for source, items in sorted(sources.items())}
+
+
 def _ends_right(outcome: Outcome, threshold: float) -> bool:
     """Answered with the evidence first, or abstained where the policy does not answer."""
     answered = outcome.answerable >= threshold

@@ -54,6 +54,9 @@ class TuningQuestion(EvalItem):
     section: str = "none"
     #: Set when one question is asked at several schools (the cross-school set): its copies stay together.
     family: str = ""
+    #: The question set it came from: its file's name without the school ("topic" for topic-ouston.jsonl; "first"
+    #: for ouston.jsonl), so figures can be read per set, e.g. the broad topic-level questions apart.
+    source: str = ""
 
     @property
     def group(self) -> str:
@@ -83,7 +86,7 @@ def load_questions(directory: Path | str | None = None) -> list[TuningQuestion]:
                 question = TuningQuestion(str(raw["id"]), str(raw["school"]), str(raw.get("role") or "any"),
                                           str(raw["question"]), bool(raw["answerable"]), evidence,
                                           str(raw.get("kind", "")), str(raw.get("section") or "none"),
-                                          str(raw.get("family") or ""))
+                                          str(raw.get("family") or ""), _source(path.stem, str(raw["school"])))
             except (ValueError, KeyError, TypeError) as problem:
                 raise ValueError(f"{path}:{number}: not a valid tuning question ({problem})") from None
             if question.answerable != bool(evidence):
@@ -91,6 +94,11 @@ def load_questions(directory: Path | str | None = None) -> list[TuningQuestion]:
                                  f"unanswerable one none")
             questions.append(question)
     return questions
+
+
+def _source(stem: str, school: str) -> str:
+    """The question set of a file named `<set>-<school>` ("first" for a file named after the school alone)."""
+    return "first" if stem == school else stem.removesuffix(f"-{school}")
 
 
 def corpus_fingerprint(directory: Path | str | None = None) -> str:

@@ -260,6 +260,20 @@ def test_one_question_asked_at_several_schools_is_one_cross_validation_group(tmp
     assert groups == ["alder|Mobile Phones", "birch|Students", "family|xq-01", "family|xq-01"]
 
 
+def test_each_question_knows_its_set_and_the_cross_validation_reads_each_set_apart(
+        retriever: Retriever, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file named after the school is the first set; `topic-alder.jsonl` is the topic set, even for a school
+    whose name has a hyphen. The CV's per-set figure covers every set and agrees with the overall one."""
+    sets = tmp_path / "sets"
+    sets.mkdir()
+    for name, school in (("alder", "alder"), ("topic-alder", "alder"), ("topic-birch-wood", "birch-wood")):
+        (sets / f"{name}.jsonl").write_text(_question(1, school, "Phones", "can i have my phone", []) + "\n")
+    assert [q.source for q in training.load_questions(sets)] == ["first", "topic", "topic"]
+    crossval = training.train(retriever, tiny_corpus(tmp_path, monkeypatch), folds=2).crossval
+    assert set(crossval.by_source()) == {"tiny"}
+    assert crossval.by_source()["tiny"] == pytest.approx(crossval.figures()["ended_right"])
+
+
 def test_an_empty_tuning_folder_is_an_exact_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"no tuning questions \(\*\.jsonl\) in "):
         training.load_questions(tmp_path)
