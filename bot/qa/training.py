@@ -26,7 +26,7 @@ import json
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -263,23 +263,24 @@ class CrossValidation:
 
     def by_kind(self) -> dict[str, float]:
         """Per kind: evidence@1 for answerable kinds, abstention for the unanswerable ones."""
-        kinds: dict[str, list[Outcome]] = {}
-        for o in self.outcomes:
-            kinds.setdefault(o.question.kind or "unknown", []).append(o)
         return {kind: _share(items, (lambda o: o.answerable >= self.threshold and o.first)
                              if items[0].question.answerable else (lambda o: o.answerable < self.threshold))
-                for kind, items in sorted(kinds.items())}
+                for kind, items in self._grouped(lambda q: q.kind).items()}
 
 
     def by_source(self) -> dict[str, float]:
         """Per question set (`TuningQuestion.source`): the share that ended right. The sets were written at different
         times for different gaps (the broad topic-level questions, the cross-school ones), so a change that helps
         overall can still cost one of them, which the overall figure hides."""
-        sources: dict[str, list[Outcome]] = {}
-        for o in self.outcomes:
-            sources.setdefault(o.question.source or "unknown", []).append(o)
         return {source: _share(items, lambda o: _ends_right(o, self.threshold))
-                for source, items in sorted(sources.items())}
+                for source, items in self._grouped(lambda q: q.source).items()}
+
+    def _grouped(self, key: Callable[[TuningQuestion], str]) -> dict[str, list[Outcome]]:
+        """The outcomes by `key` of their question ("unknown" when empty), keys in order."""
+        groups: dict[str, list[Outcome]] = {}
+        for o in self.outcomes:
+            groups.setdefault(key(o.question) or "unknown", []).append(o)
+        return dict(sorted(groups.items()))
 
 
 def _ends_right(outcome: Outcome, threshold: float) -> bool:
