@@ -267,7 +267,6 @@ class CrossValidation:
                              if items[0].question.answerable else (lambda o: o.answerable < self.threshold))
                 for kind, items in self._grouped(lambda q: q.kind).items()}
 
-
     def by_source(self) -> dict[str, float]:
         """Per question set (`TuningQuestion.source`): the share that ended right. The sets were written at different
         times for different gaps (the broad topic-level questions, the cross-school ones), so a change that helps
