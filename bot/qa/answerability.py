@@ -6,10 +6,10 @@ sentence). Each candidate gets a row of features: how close it is in meaning (pa
 of the question's distinctive words it holds (weighted by how rare they are in this school's policy; in the text,
 the headings, the synonyms), whom it is written for against who asks, what kind of passage it is, and what the
 question asks for (who / when / can I ...) against what the passage holds (a name, a time). The reranker scores
-each row; the answer head reads the best rows and the question's own signals (how many of its words the policy
-never uses) and says how likely it is that the policy answers. Both are logistic regressions trained on the
-project's own tuning questions (training.py), with the threshold chosen by grouped cross-validation by policy
-section. Saved as JSON plus a numpy archive, never pickled.
+each row (ranking trees, bot.qa.ranking); the answer head, a logistic regression, reads the best rows and the
+question's own signals (how many of its words the policy never uses) and says how likely it is that the policy
+answers. Both are trained on the project's own tuning questions (training.py), with the threshold chosen by grouped
+cross-validation by policy section. Saved as JSON plus a numpy archive, never pickled.
 """
 
 from __future__ import annotations
@@ -29,12 +29,13 @@ from bot.core.embedder import TokenVectors
 from bot.core.roles import canonical_role
 from bot.qa.index import SchoolIndex, passage_sentences
 from bot.qa.memory import ASKED_FEATURES, HEAD_MEMORY_FEATURES, MEMORY_FEATURES, QuestionMemory
+from bot.qa.ranking import TreeRanker
 from bot.qa.reading import READING_FEATURES, Reader, Reading, stack_passages
 from bot.qa.retrieval import Retriever, SearchHit, query_tokens, roles_served
 from bot.text import lemmas, normalise_query
 
 #: Bump when features or the file layout change, so a saved model is rebuilt rather than misread.
-MODEL_VERSION = 12
+MODEL_VERSION = 13
 ARRAYS_FILE = "answer_model.npz"
 META_FILE = "answer_model.json"
 #: Candidates: the fused top ones, plus this many more each by dense, BM25 and best sentence.
@@ -377,40 +378,10 @@ class LogisticHead:
         model = LogisticRegression(C=c, max_iter=5000).fit((features - mean) / scale, y)
         return cls(mean, scale, model.coef_[0].astype(np.float64), float(model.intercept_[0]))
 
-    @classmethod
-    def fit_choice(cls, questions: Sequence[tuple[np.ndarray, np.ndarray]], c: float = 1.0) -> LogisticHead:
-        """A reranker learned as a choice among each question's candidates (conditional logit: a softmax over the
-        candidates, the relevant ones sharing the target), with an L2 penalty 1/(2c)·|w|², as `fit`'s C.
-
-        Scored one candidate at a time, a logistic regression learns what relevant passages look like in
-        general; the choice learns what makes one candidate better than the others for the same question, which
-        is what ranking needs (grouped CV: first-ranked right 0.644 -> 0.661). The scores are read through the
-        sigmoid like `fit`'s; only their order and spacing mean anything, and the answer head learns from them as
-        they are."""
-        from scipy.optimize import minimize
-
-        chosen = [(x, y.astype(np.float64) / y.sum()) for x, y in questions if len(y) and y.any()]
-        if not chosen:
-            raise ValueError("a reranker needs questions whose evidence is among their candidates to learn from")
-        stacked = np.vstack([x for x, _ in chosen])
-        mean = stacked.mean(axis=0)
-        scale = stacked.std(axis=0)
-        scale[scale == 0] = 1.0
-        scaled = [((x - mean) / scale, target) for x, target in chosen]
-
-        def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-            total, grad = 0.5 * float(w @ w) / c, w / c
-            for x, target in scaled:
-                z = x @ w
-                z = z - z.max()
-                p = np.exp(z)
-                p /= p.sum()
-                total -= float(target @ np.log(p + 1e-12))
-                grad = grad - x.T @ (target - p)
-            return total, grad
-
-        result = minimize(loss, np.zeros(stacked.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 2000})
-        return cls(mean, scale, np.asarray(result.x, dtype=np.float64), 0.0)
+    @property
+    def width(self) -> int:
+        """How many features a row has."""
+        return len(self.coef)
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         if not len(features):
@@ -440,6 +411,10 @@ class Judgement:
                 and self.answerable >= self.hint_threshold)
 
 
+#: What ranks the candidates: the trees the training builds, or a logistic row of weights (tests write those by hand).
+Reranker = LogisticHead | TreeRanker
+
+
 class AnswerModel:
     """The reranker, the answer head and two thresholds chosen by grouped cross-validation: at `threshold` it
     answers; from `hint_threshold` up to it, it shows the closest passage as such and says it may not be the rule.
@@ -449,7 +424,7 @@ class AnswerModel:
     that learned to lean on the memory answers far too readily where it is empty (docs/benchmarks.md, 2026-12-07
     afternoon). `meta` says what it was trained on."""
 
-    def __init__(self, rerank: LogisticHead, answer: LogisticHead, threshold: float,
+    def __init__(self, rerank: Reranker, answer: LogisticHead, threshold: float,
                  meta: Mapping[str, Any] | None = None, hint_threshold: float | None = None,
                  reader: Reader | None = None, memory: QuestionMemory | None = None,
                  unremembered: AnswerModel | None = None) -> None:
@@ -484,8 +459,8 @@ class AnswerModel:
                 raise ValueError("this answer model reads a question memory and has no model for a school without "
                                  "remembered questions; run `make index` to rebuild it")
             return self.unremembered.judge(candidates)
-        if len(candidates.hits) and candidates.features.shape[1] != len(self.rerank.coef):
-            raise ValueError(f"the answer model reads {len(self.rerank.coef)} features per candidate, got "
+        if len(candidates.hits) and candidates.features.shape[1] != self.rerank.width:
+            raise ValueError(f"the answer model reads {self.rerank.width} features per candidate, got "
                              f"{candidates.features.shape[1]}: make the candidates with model.featurizer()")
         relevance = self.rerank.probabilities(candidates.features)
         answerable = float(self.answer.probabilities(question_features(candidates, relevance)[None, :])[0]) \
@@ -501,7 +476,9 @@ class AnswerModel:
         if self.unremembered is not None:
             heads += [("unremembered_rerank", self.unremembered.rerank),
                       ("unremembered_answer", self.unremembered.answer)]
-        arrays = {f"{name}_{part}": getattr(head, part) for name, head in heads for part in ("mean", "scale", "coef")}
+        arrays = {f"{name}_{part}": getattr(head, part) for name, head in heads if isinstance(head, LogisticHead)
+                  for part in ("mean", "scale", "coef")}
+        arrays.update({f"{name}_trees": head.to_array() for name, head in heads if isinstance(head, TreeRanker)})
         if self.reader is not None:
             arrays.update(self.reader.arrays())
         if self.memory is not None:
@@ -510,11 +487,11 @@ class AnswerModel:
         (folder / META_FILE).write_text(json.dumps({
             "version": MODEL_VERSION, "threshold": self.threshold, "hint_threshold": self.hint_threshold,
             "candidate_features": list(self.candidate_features),
-            "question_features": list(QUESTION_FEATURES), "rerank_intercept": self.rerank.intercept,
+            "question_features": list(QUESTION_FEATURES), "rerank_intercept": _intercept(self.rerank),
             "answer_intercept": self.answer.intercept, "meta": self.meta,
             "unremembered": None if self.unremembered is None else {
                 "threshold": self.unremembered.threshold, "hint_threshold": self.unremembered.hint_threshold,
-                "rerank_intercept": self.unremembered.rerank.intercept,
+                "rerank_intercept": _intercept(self.unremembered.rerank),
                 "answer_intercept": self.unremembered.answer.intercept}}, indent=1), encoding="utf-8")
 
     @classmethod
@@ -545,20 +522,35 @@ class AnswerModel:
             return LogisticHead(arrays[f"{name}_mean"], arrays[f"{name}_scale"], arrays[f"{name}_coef"],
                                 float(intercept))
 
+        def reranker(name: str, intercept: float | None) -> Reranker:
+            if f"{name}_trees" not in arrays:
+                return head(name, float(intercept))  # type: ignore[arg-type]
+            return TreeRanker.from_array(arrays[f"{name}_trees"])
+
         def optional(value: Any) -> float | None:
             return None if value is None else float(value)
 
         try:
             unremembered = None if not stand_in else cls(
-                head("unremembered_rerank", stand_in["rerank_intercept"]),
+                reranker("unremembered_rerank", stand_in["rerank_intercept"]),
                 head("unremembered_answer", stand_in["answer_intercept"]), float(stand_in["threshold"]), {},
                 optional(stand_in.get("hint_threshold")), reader)
-            return cls(head("rerank", raw["rerank_intercept"]), head("answer", raw["answer_intercept"]),
+            rerank = reranker("rerank", raw["rerank_intercept"])
+            if rerank.width != len(raw["candidate_features"]):
+                raise ValueError(f"its reranker reads {rerank.width} features, not {len(raw['candidate_features'])}")
+            return cls(rerank, head("answer", raw["answer_intercept"]),
                        float(raw["threshold"]), raw.get("meta") or {}, optional(raw.get("hint_threshold")), reader,
                        memory, unremembered)
         except KeyError as missing:
             raise AnswerModelNotReady(f"the answer model in {folder} lacks {missing}; run `make index` to rebuild "
                                       f"it") from None
+        except ValueError as bad:
+            raise AnswerModelNotReady(f"the answer model in {folder} cannot be read ({bad}); run `make index` to "
+                                      f"rebuild it") from None
+
+
+def _intercept(rerank: Reranker) -> float | None:
+    return rerank.intercept if isinstance(rerank, LogisticHead) else None
 
 
 class AnswerModelNotReady(ValueError):

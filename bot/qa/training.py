@@ -35,7 +35,8 @@ from bot.core import artifacts
 from bot.core.roles import canonical_role
 from bot.evaluation import span_found
 from bot.qa.answerability import (MODEL_VERSION, AnswerModel, AnswerModelNotReady, CandidateFeaturizer,
-                                  Candidates, LogisticHead, question_features)
+                                  Candidates, LogisticHead, Reranker, question_features)
+from bot.qa import ranking
 from bot.qa.memory import ASKED_FEATURES, MEMORY_FEATURES, TEMPERATURE, QuestionMemory
 from bot.qa.reading import Reader, ReaderRecipe, fit_reader
 from bot.qa.retrieval import Retriever, SearchHit
@@ -44,8 +45,7 @@ from bot.qa.tuning import TuningQuestion, corpus_fingerprint, default_corpus_dir
 log = logging.getLogger(__name__)
 
 FOLDS = 5
-#: Regularisation of the two heads (inverse strength), from grouped cross-validation (docs/benchmarks.md).
-C_RERANK = 1.0
+#: Regularisation of the answer head (inverse strength), from grouped cross-validation (docs/benchmarks.md).
 C_ANSWER = 1.0
 _THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.01), 2)
 #: How the threshold is chosen (part of the recipe: a model chosen another way is stale).
@@ -180,10 +180,10 @@ def prepared(questions: Sequence[TuningQuestion], retriever: Retriever, folds: i
 # ------------------------------------------------------------------------------------------------ fitting
 
 
-def _fit_rerank(items: Sequence[Example], rows: Sequence[int]) -> LogisticHead:
-    """The reranker, as a choice among each answerable question's candidates (LogisticHead.fit_choice)."""
-    return LogisticHead.fit_choice([(items[i].candidates.features, items[i].relevant) for i in rows
-                                    if items[i].question.answerable], C_RERANK)
+def _fit_rerank(items: Sequence[Example], rows: Sequence[int]) -> Reranker:
+    """The reranker: trees that rank each answerable question's candidates (bot.qa.ranking)."""
+    return ranking.TreeRanker.fit([(items[i].candidates.features, items[i].relevant) for i in rows
+                                   if items[i].question.answerable])
 
 
 def _honest_question_rows(items: Sequence[Example], rows: np.ndarray, folds: int) -> np.ndarray:
@@ -314,8 +314,8 @@ def cross_validate(items: Sequence[Example], folds: int = FOLDS) -> CrossValidat
 
 
 def recipe_fingerprint() -> str:
-    return hashlib.sha256(repr((MODEL_VERSION, C_RERANK, C_ANSWER, THRESHOLD_OBJECTIVE, READER, TEMPERATURE)).encode()
-                          ).hexdigest()[:16]
+    recipe = (MODEL_VERSION, sorted(ranking.PARAMS.items()), C_ANSWER, THRESHOLD_OBJECTIVE, READER, TEMPERATURE)
+    return hashlib.sha256(repr(recipe).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
