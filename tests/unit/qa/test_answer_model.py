@@ -11,12 +11,13 @@ import pytest
 from bot.core.embedder import FakeEmbedder
 from bot.qa import training
 from bot.qa.answer import PolicyAssistant
-from bot.qa.answerability import (CANDIDATE_FEATURES, QUESTION_FEATURES, QUESTION_TYPES, AnswerModel,
+from bot.qa.answerability import (ARRAYS_FILE, CANDIDATE_FEATURES, QUESTION_FEATURES, QUESTION_TYPES, AnswerModel,
                                   AnswerModelNotReady, CandidateFeaturizer, Candidates, LogisticHead,
                                   question_features)
 from bot.qa.conversation import who_is
 from bot.qa.index import IndexStore
 from bot.qa.people import asked_post
+from bot.qa.ranking import TreeRanker
 from bot.qa.retrieval import Retriever
 from bot.schools import SchoolDirectory
 from conftest import ALDER_POLICY, BIRCH_POLICY, SCHOOLS_YML, write_data_dir
@@ -234,6 +235,24 @@ def test_training_on_tuning_questions_gives_a_ready_model_that_goes_stale_when_t
     with (corpus / "tiny.jsonl").open("a") as more:
         more.write(_question(99, "birch", "none", "is there a uniform shop", []) + "\n")
     assert training.model_state(retriever, corpus) == "stale"
+
+
+def test_a_saved_model_whose_ranking_trees_read_other_features_must_be_rebuilt(
+        retriever: Retriever, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    trained = training.train(retriever, tiny_corpus(tmp_path, monkeypatch), folds=2)
+    assert isinstance(trained.model.rerank, TreeRanker)
+    folder = tmp_path / "model"
+    trained.model.save(folder)
+    assert AnswerModel.load(folder).rerank.width == trained.model.rerank.width
+    archive = folder / ARRAYS_FILE
+    with np.load(archive) as saved:
+        arrays = dict(saved)
+    first = np.array([True, False, False])
+    other = TreeRanker.fit([(np.eye(3), first), (np.eye(3)[::-1], first)])
+    np.savez_compressed(archive, **{**arrays, "rerank_trees": other.to_array()})
+    with pytest.raises(AnswerModelNotReady,
+                       match=r"cannot be read \(its reranker reads 3 features, not \d+\); run `make index`"):
+        AnswerModel.load(folder)
 
 
 @pytest.mark.parametrize("line, message", [
