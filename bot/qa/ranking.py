@@ -1,9 +1,9 @@
 """The reranker: gradient-boosted trees trained to rank each question's candidates (LightGBM's LambdaRank).
 
 A linear model over the candidates' features (the conditional logit this replaced) learns one weight per feature
-for every question alike. Trees learn where a feature matters: a heading that names the topic outweighs a closer
-sentence for a broad question ("tell me about data security"), not for a pointed one. Trained on the order within
-each question (LambdaRank, the top ranks weighted most), on the same grouped folds the stock model is chosen by:
+for every question alike. Trees can learn where a feature matters (a heading that names the topic may count for more
+in a broad question, "tell me about data security", than in a pointed one). Trained on the order within each
+question (LambdaRank, the top ranks weighted most); on the grouped folds the rest of the answer model is chosen by:
 first-ranked right 0.827 -> 0.842, and evidence@1 0.767 -> 0.780 with the same share of unanswerable questions
 abstained (docs/benchmarks.md, 2026-12-08). A pointwise boosted model was worse than the linear one (2026-12-06).
 
@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 #: The trees' settings: fixed seed and one thread, so `make index` builds the same model on every machine. Chosen
-#: on the grouped folds from a handful of sizes (100-600 trees, 7-31 leaves): all within 0.005 of each other.
+#: on the grouped folds from a handful of sizes (200-600 trees, 7-31 leaves): all within 0.005 of each other.
 PARAMS: dict[str, Any] = {
     "objective": "lambdarank", "n_estimators": 300, "learning_rate": 0.05, "num_leaves": 15,
     "min_child_samples": 20, "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8, "reg_lambda": 1.0,
