@@ -522,9 +522,10 @@ class AnswerModel:
             return LogisticHead(arrays[f"{name}_mean"], arrays[f"{name}_scale"], arrays[f"{name}_coef"],
                                 float(intercept))
 
-        def reranker(name: str, intercept: float | None) -> Reranker:
+        def reranker(name: str, intercept: Any) -> Reranker:
+            """The trees when the archive holds them, else a logistic row (whose intercept the JSON holds)."""
             if f"{name}_trees" not in arrays:
-                return head(name, float(intercept))  # type: ignore[arg-type]
+                return head(name, intercept)
             return TreeRanker.from_array(arrays[f"{name}_trees"])
 
         def optional(value: Any) -> float | None:

@@ -34,9 +34,9 @@ from bot import settings
 from bot.core import artifacts
 from bot.core.roles import canonical_role
 from bot.evaluation import span_found
+from bot.qa import ranking
 from bot.qa.answerability import (MODEL_VERSION, AnswerModel, AnswerModelNotReady, CandidateFeaturizer,
                                   Candidates, LogisticHead, Reranker, question_features)
-from bot.qa import ranking
 from bot.qa.memory import ASKED_FEATURES, MEMORY_FEATURES, TEMPERATURE, QuestionMemory
 from bot.qa.reading import Reader, ReaderRecipe, fit_reader
 from bot.qa.retrieval import Retriever, SearchHit
